@@ -1,0 +1,8 @@
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+ENV NODE_ENV=production HTTP_PORT=8080
+EXPOSE 8080
+CMD ["npx", "tsx", "src/main.ts"]

@@ -1,0 +1,43 @@
+/** Configuration from the environment (see the README's table). Invalid values fail fast. */
+export interface Config {
+  /** Unset means: start (or reuse) the local stack. */
+  readonly kafkaBrokers: string[] | undefined;
+  readonly redisUrl: string | undefined;
+  readonly httpPort: number;
+  readonly httpHost: string;
+  readonly dataDir: string;
+  readonly appId: string;
+  readonly partitions: number;
+  readonly logLevel: LogLevel;
+}
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+const logLevels: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const brokers = env.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+  const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
+  if (!logLevels.includes(logLevel)) throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}, got "${env.LOG_LEVEL}"`);
+  const appId = env.APP_ID ?? 'ledger';
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(appId)) throw new Error(`APP_ID must be 1-100 of [A-Za-z0-9._-], got "${appId}"`);
+  return {
+    kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    httpPort: intFromEnv(env, 'HTTP_PORT', 8080, 0, 65_535),
+    httpHost: env.HTTP_HOST ?? '0.0.0.0',
+    dataDir: env.DATA_DIR ?? './data',
+    appId,
+    partitions: intFromEnv(env, 'PARTITIONS', 12, 1, 1_000),
+    logLevel,
+  };
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}

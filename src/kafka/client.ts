@@ -1,0 +1,32 @@
+import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
+import { logger, type Logger } from '../log.js';
+
+// We always pass the partitioner we mean; the v2 migration notice is noise.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+const kafkaLog: Logger = logger('kafkajs');
+// kafkajs logs every failed request at ERROR, retried or not; our code decides what is fatal.
+const levels: Record<number, keyof Logger> = {
+  [KafkaLogLevel.ERROR]: 'warn',
+  [KafkaLogLevel.WARN]: 'warn',
+  [KafkaLogLevel.INFO]: 'debug', // kafkajs is chatty at INFO (every join, every fetch start)
+  [KafkaLogLevel.DEBUG]: 'debug',
+};
+
+/** The one place that wires the kafkajs client: brokers, client id, retries and logging. */
+export function createKafka(brokers: string[], clientId: string): Kafka {
+  return new Kafka({
+    clientId,
+    brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 100, retries: 8 },
+    logLevel: KafkaLogLevel.INFO,
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, ...fields } = log;
+        kafkaLog[levels[level] ?? 'info'](message, fields);
+      },
+  });
+}

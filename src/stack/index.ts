@@ -1,0 +1,78 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startKafka } from './kafka.js';
+import { startRedis } from './redis.js';
+import { isAlive, stopPid } from './process.js';
+
+/** Where the servers are, and how to stop the ones we started. */
+export interface Stack {
+  readonly kafkaBrokers: string;
+  readonly redisUrl: string;
+  stop(): Promise<void>;
+}
+
+interface StackState {
+  kafka: { pid: number; brokers: string };
+  redis: { pid: number; url: string };
+}
+
+const stateFile = (dir: string) => join(dir, 'stack.json');
+
+/**
+ * Servers for this process: KAFKA_BROKERS / REDIS_URL when given, else a stack that
+ * `npm run stack -- up` left running in dir, else new servers tied to this process.
+ */
+export async function acquireStack(dir: string, env: { kafkaBrokers?: string[] | undefined; redisUrl?: string | undefined }): Promise<Stack> {
+  const background = runningStack(dir);
+  const stops: Array<() => Promise<void>> = [];
+  let kafkaBrokers = env.kafkaBrokers?.join(',') ?? background?.kafka.brokers;
+  let redisUrl = env.redisUrl ?? background?.redis.url;
+  try {
+    if (!kafkaBrokers) {
+      const kafka = await startKafka(join(dir, 'kafka'));
+      stops.push(() => stopPid(kafka.process.pid));
+      kafkaBrokers = kafka.brokers;
+    }
+    if (!redisUrl) {
+      const redis = await startRedis(join(dir, 'redis'));
+      stops.push(() => stopPid(redis.process.pid));
+      redisUrl = redis.url;
+    }
+  } catch (err) {
+    await Promise.all(stops.map((stop) => stop()));
+    throw err;
+  }
+  return { kafkaBrokers, redisUrl, stop: async () => void (await Promise.all(stops.map((stop) => stop()))) };
+}
+
+/** `npm run stack -- up`: detached servers recorded in dir/stack.json. */
+export async function stackUp(dir: string): Promise<StackState> {
+  const running = runningStack(dir);
+  if (running) return running;
+  const kafka = await startKafka(join(dir, 'kafka'), true);
+  const redis = await startRedis(join(dir, 'redis'), true).catch(async (err) => {
+    await stopPid(kafka.process.pid);
+    throw err;
+  });
+  const state: StackState = {
+    kafka: { pid: kafka.process.pid, brokers: kafka.brokers },
+    redis: { pid: redis.process.pid, url: redis.url },
+  };
+  writeFileSync(stateFile(dir), JSON.stringify(state, null, 2));
+  return state;
+}
+
+export async function stackDown(dir: string): Promise<boolean> {
+  if (!existsSync(stateFile(dir))) return false;
+  const state = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as StackState;
+  await Promise.all([stopPid(state.kafka.pid), stopPid(state.redis.pid)]);
+  rmSync(stateFile(dir));
+  return true;
+}
+
+/** The background stack in dir, if both its servers are still alive. */
+export function runningStack(dir: string): StackState | undefined {
+  if (!existsSync(stateFile(dir))) return undefined;
+  const state = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as StackState;
+  return isAlive(state.kafka.pid) && isAlive(state.redis.pid) ? state : undefined;
+}

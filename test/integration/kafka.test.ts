@@ -1,0 +1,72 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Consumer, Kafka } from 'kafkajs';
+import { testKafka, unique } from '../support/env.js';
+
+const kafka = testKafka('kafka-test');
+const consumeTimeoutMs = 20_000;
+
+async function createTopics(k: Kafka, ...topics: string[]): Promise<void> {
+  const admin = k.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: 1 })) });
+  await admin.disconnect();
+}
+
+/** Reads topic from the beginning until `count` values arrived (or times out), as a read_committed consumer. */
+async function readValues(topic: string, count: number, quietMs = 0): Promise<string[]> {
+  const consumer: Consumer = kafka.consumer({ groupId: unique('reader'), maxWaitTimeInMs: 100, readUncommitted: false });
+  const values: string[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let done: () => void = () => undefined;
+  const reached = new Promise<void>((resolve) => (done = resolve));
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      values.push(message.value?.toString() ?? '');
+      if (values.length >= count) done();
+    },
+  });
+  const deadline = new Promise<void>((resolve) => setTimeout(resolve, count > 0 ? consumeTimeoutMs : quietMs));
+  await Promise.race([reached, deadline]);
+  if (quietMs > 0) await new Promise((resolve) => setTimeout(resolve, quietMs)); // anything extra shows up here
+  await consumer.disconnect();
+  return values;
+}
+
+test('produce and consume round trip keeps key order within a partition', async () => {
+  const topic = unique('roundtrip');
+  await createTopics(kafka, topic);
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, messages: [1, 2, 3].map((n) => ({ key: 'acc-1', value: `m${n}` })) });
+  await producer.disconnect();
+  assert.equal(await readValues(topic, 3), ['m1', 'm2', 'm3']);
+});
+
+test('a committed transaction with sendOffsets is visible read_committed and moves the group offset; an aborted one is not', async () => {
+  const [input, output, groupId] = [unique('tx-in'), unique('tx-out'), unique('tx-group')];
+  await createTopics(kafka, input, output);
+  const producer = kafka.producer({ transactionalId: unique('tx'), idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+
+  const committed = await producer.transaction();
+  await committed.send({ topic: output, messages: [{ value: 'committed' }] });
+  await committed.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: input, partitions: [{ partition: 0, offset: '5' }] }] });
+  await committed.commit();
+
+  const aborted = await producer.transaction();
+  await aborted.send({ topic: output, messages: [{ value: 'aborted' }] });
+  await aborted.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: input, partitions: [{ partition: 0, offset: '9' }] }] });
+  await aborted.abort();
+  await producer.disconnect();
+
+  assert.equal(await readValues(output, 0, 2_000), ['committed']);
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchOffsets({ groupId, topics: [input] });
+  await admin.disconnect();
+  assert.is(offsets[0]?.partitions[0]?.offset, '5');
+});
+
+test.run();

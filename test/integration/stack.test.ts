@@ -1,0 +1,25 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { isAlive, sleep } from '../../src/stack/process.js';
+import { tempDir } from '../support/env.js';
+
+const goneWithinMs = 5_000;
+
+test('a redis-server started by a process that is SIGKILLed does not outlive it', async () => {
+  const dir = tempDir('lifeline');
+  const script = `import { startRedis } from './src/stack/redis.ts';
+    const r = await startRedis(${JSON.stringify(dir)}); console.log(r.process.pid); setInterval(() => {}, 1000);`;
+  const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const wrapperPid = Number(await new Promise<string>((resolve) => owner.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
+  assert.ok(isAlive(wrapperPid), 'redis wrapper runs');
+  owner.kill('SIGKILL');
+  let waitedMs = 0;
+  while (isAlive(wrapperPid) && waitedMs < goneWithinMs) {
+    await sleep(100);
+    waitedMs += 100;
+  }
+  assert.not.ok(isAlive(wrapperPid), `still running after ${goneWithinMs} ms`);
+});
+
+test.run();

@@ -1,0 +1,20 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { createKafka } from '../../src/kafka/client.js';
+
+/** The stack test/run.ts started (or the one KAFKA_BROKERS / REDIS_URL point at). */
+export function testEnv(): { brokers: string[]; redisUrl: string } {
+  const brokers = process.env.KAFKA_BROKERS;
+  const redisUrl = process.env.REDIS_URL;
+  if (!brokers || !redisUrl) throw new Error('run tests with `npm test`: it starts Kafka and Redis');
+  return { brokers: brokers.split(','), redisUrl };
+}
+
+export const testKafka = (clientId = 'test') => createKafka(testEnv().brokers, clientId);
+
+/** A name no earlier run used, so tests can share a broker (and rerun against yours). */
+export const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/** A fresh directory inside the run's temp dir, removed with it. */
+export const tempDir = (prefix: string) => mkdtempSync(join(process.env.TEST_TMP_DIR ?? '/tmp', `${prefix}-`));

@@ -1,0 +1,25 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadConfig } from '../../src/config.js';
+
+test('defaults: local stack, port 8080, ./data, app "ledger", 12 partitions', () => {
+  const config = loadConfig({});
+  assert.is(config.kafkaBrokers, undefined);
+  assert.is(config.redisUrl, undefined);
+  assert.is(config.httpPort, 8080);
+  assert.is(config.dataDir, './data');
+  assert.is(config.appId, 'ledger');
+  assert.is(config.partitions, 12);
+});
+
+test('KAFKA_BROKERS is a comma list', () => {
+  assert.equal(loadConfig({ KAFKA_BROKERS: 'a:9092, b:9092,' }).kafkaBrokers, ['a:9092', 'b:9092']);
+});
+
+test('invalid numbers fail naming the variable and the range', () => {
+  assert.throws(() => loadConfig({ PARTITIONS: '0' }), /PARTITIONS must be an integer from 1 to 1000, got "0"/);
+  assert.throws(() => loadConfig({ HTTP_PORT: 'eighty' }), /HTTP_PORT/);
+  assert.throws(() => loadConfig({ APP_ID: 'a b' }), /APP_ID/);
+});
+
+test.run();
