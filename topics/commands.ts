@@ -1,8 +1,75 @@
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import { Codec, parseJson, type Decoded } from './codec.js';
 import { retention, type TopicSpec } from './spec.js';
 
 /** Commands from clients and from sagas. Key = aggregateId, so one aggregate stays on one partition. */
-export const commandsTopic = (partitions: number): TopicSpec => ({
-  name: 'commands',
+export const commandsTopic = (partitions: number, prefix = ''): TopicSpec => ({
+  name: `${prefix}commands`,
   partitions,
   configs: retention.days(7),
 });
+
+const Id = Type.String({ minLength: 1, maxLength: 128 });
+/** Minor units (cents). The decider rejects anything but a positive safe integer. */
+const Amount = Type.Number();
+
+function command<T extends string, P extends TProperties>(type: T, payload: P) {
+  return Type.Object(
+    {
+      commandId: Id,
+      type: Type.Literal(type),
+      aggregateId: Id,
+      payload: Type.Object(payload, { additionalProperties: false }),
+      issuedAt: Type.String({ format: 'date-time', maxLength: 40 }),
+    },
+    { additionalProperties: false },
+  );
+}
+
+export const OpenAccount = command('OpenAccount', { ownerId: Id, currency: Type.String({ pattern: '^[A-Z]{3}$' }) });
+export const Deposit = command('Deposit', { amount: Amount });
+export const Withdraw = command('Withdraw', { amount: Amount });
+export const TransferMoney = command('TransferMoney', { transferId: Id, toAccountId: Id, amount: Amount });
+export const CloseAccount = command('CloseAccount', {});
+/** Internal, produced by the transfer saga: the credit leg on the target account. */
+export const CreditTransfer = command('CreditTransfer', { transferId: Id, fromAccountId: Id, amount: Amount, currency: Type.String() });
+/** Internal, produced by the transfer saga: gives the money back when the credit was rejected. */
+export const RefundTransfer = command('RefundTransfer', { transferId: Id, toAccountId: Id, amount: Amount, reason: Type.String() });
+
+export const publicCommandSchemas = [OpenAccount, Deposit, Withdraw, TransferMoney, CloseAccount] as const;
+const commandSchemas = [...publicCommandSchemas, CreditTransfer, RefundTransfer] as const;
+
+export const PublicCommand = Type.Union([...publicCommandSchemas]);
+export const Command = Type.Union([...commandSchemas]);
+export type Command = Static<typeof Command>;
+export type CommandType = Command['type'];
+export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
+
+const codecs = new Map<string, Codec<TObject>>(commandSchemas.map((schema) => [schema.properties.type.const, new Codec(schema)]));
+
+export type DecodedCommand = { ok: true; value: Command } | { ok: false; reason: string; commandId?: string };
+
+/**
+ * Decodes a record of the commands topic. The reason names the field that failed; the
+ * commandId is kept where it can be read, so the client gets a rejected result.
+ */
+export function decodeCommand(key: Buffer | null, value: Buffer | null): DecodedCommand {
+  const json = parseJson(value);
+  if (!json.ok) return json;
+  const raw = json.value as { type?: unknown; commandId?: unknown; aggregateId?: unknown } | null;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: '(root): expected an object' };
+  const commandId = typeof raw.commandId === 'string' && raw.commandId.length > 0 && raw.commandId.length <= 128 ? raw.commandId : undefined;
+  const codec = typeof raw.type === 'string' ? codecs.get(raw.type) : undefined;
+  if (!codec) return withId({ ok: false, reason: `type: unknown command type ${JSON.stringify(raw.type)}` }, commandId);
+  const checked = codec.validate(raw) as Decoded<Command>;
+  if (!checked.ok) return withId(checked, commandId);
+  if (key !== null && key.toString('utf8') !== checked.value.aggregateId) {
+    return withId({ ok: false, reason: 'aggregateId: does not match the record key (the key decides the partition)' }, commandId);
+  }
+  return checked;
+}
+
+const withId = (failure: { ok: false; reason: string }, commandId: string | undefined): DecodedCommand =>
+  commandId === undefined ? failure : { ...failure, commandId };
+
+export const encodeCommand = (command: Command): Buffer => Buffer.from(JSON.stringify(command));
