@@ -8,7 +8,16 @@ export interface Config {
   readonly dataDir: string;
   readonly appId: string;
   readonly partitions: number;
+  /** Prepended to every topic name; empty by default. */
+  readonly topicPrefix: string;
   readonly logLevel: LogLevel;
+  readonly processor: {
+    readonly liveActorsPerPartitionMax: number;
+    readonly actorIdleMs: number;
+    readonly actorReplyTimeoutMs: number;
+    readonly partitionsConcurrently: number;
+    readonly batchBytesMax: number;
+  };
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -28,7 +37,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.DATA_DIR ?? './data',
     appId,
     partitions: intFromEnv(env, 'PARTITIONS', 12, 1, 1_000),
+    topicPrefix: env.TOPIC_PREFIX ?? '',
     logLevel,
+    processor: {
+      liveActorsPerPartitionMax: intFromEnv(env, 'LIVE_ACTORS_PER_PARTITION_MAX', 10_000, 1, 10_000_000),
+      actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),
+      actorReplyTimeoutMs: intFromEnv(env, 'ACTOR_REPLY_TIMEOUT_MS', 30_000, 100, 600_000),
+      partitionsConcurrently: intFromEnv(env, 'PROCESSOR_PARTITIONS_CONCURRENTLY', 4, 1, 1_000),
+      batchBytesMax: intFromEnv(env, 'BATCH_BYTES_MAX', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    },
   };
 }
 

@@ -4,14 +4,16 @@ import { Redis } from 'ioredis';
 import { loadConfig } from './config.js';
 import { createKafka } from './kafka/client.js';
 import { ensureTopics } from './kafka/topics-admin.js';
-import { healthRoutes } from './http/health.js';
+import { healthRoutes, type HealthCheck } from './http/health.js';
+import { metricsRoutes } from './http/metrics.js';
+import { startProcessor } from './processor/processor.js';
 import { buildHttpServer } from './http/server.js';
 import { logger, setLogLevel } from './log.js';
 import { acquireStack } from './stack/index.js';
-import { topicSpecs } from '../topics/index.js';
+import { topology } from '../topics/index.js';
 
 const log = logger('main');
-const allRoles = ['api'] as const;
+const allRoles = ['processor', 'api'] as const;
 type Role = (typeof allRoles)[number];
 const shutdownTimeoutMs = 30_000;
 
@@ -43,25 +45,38 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   closers.push(() => admin.disconnect());
-  const created = await ensureTopics(admin, topicSpecs(config.appId, config.partitions), config.appId);
-  log.info('topics ready', { created });
+  const topics = topology(config.appId, config.partitions, config.topicPrefix);
+  log.info('topics ready', { created: await ensureTopics(admin, topics) });
 
-  const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  redis.on('error', (err: Error) => log.warn('redis error', { error: err.message }));
-  await redis.connect();
-  closers.push(() => redis.quit());
+  const checks: HealthCheck[] = [{ name: 'kafka', check: async () => void (await admin.describeCluster()) }];
+
+  if (roles.includes('processor')) {
+    const processor = await startProcessor({
+      kafka,
+      admin,
+      topics,
+      appId: config.appId,
+      dataDir: config.dataDir,
+      ...config.processor,
+      limits: config.processor,
+    });
+    closers.push(() => processor.stop());
+  }
 
   if (roles.includes('api')) {
-    const http = buildHttpServer([
-      healthRoutes([
-        { name: 'kafka', check: async () => void (await admin.describeCluster()) },
-        { name: 'redis', check: async () => void (await redis.ping()) },
-      ]),
-    ]);
-    await http.listen({ port: config.httpPort, host: config.httpHost });
-    closers.push(() => http.close());
-    log.info('api listening', { url: `http://${config.httpHost}:${config.httpPort}` });
+    const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+    redis.on('error', (err: Error) => log.warn('redis error', { error: err.message }));
+    await redis.connect();
+    closers.push(() => redis.quit());
+    checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
   }
+
+  // Every process serves /health and /metrics; the api role adds the ledger's routes.
+  const http = buildHttpServer([healthRoutes(checks), metricsRoutes]);
+  await http.listen({ port: config.httpPort, host: config.httpHost });
+  closers.push(() => http.close());
+  const address = http.server.address();
+  log.info('http listening', { port: typeof address === 'object' && address ? address.port : config.httpPort });
   log.info('started', { roles });
 }
 

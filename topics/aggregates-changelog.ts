@@ -32,7 +32,8 @@ const RecentOutcome = Type.Object({
   status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]),
   version: Type.Integer(),
   reason: Type.Optional(Type.String()),
-  issuedAtMs: Type.Number(),
+  /** When the broker appended the command (LogAppendTime of `commands`). */
+  receivedAtMs: Type.Number(),
 });
 
 export const AggregateSnapshot = Type.Object({

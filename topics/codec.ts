@@ -3,7 +3,9 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 
 // The same JSON Schemas serve the HTTP routes (fastify's ajv knows date-time); TypeBox needs it declared.
 if (!FormatRegistry.Has('date-time')) {
-  FormatRegistry.Set('date-time', (value) => /^\d{4}-\d\d-\d\dT/.test(value) && !Number.isNaN(Date.parse(value)));
+  // RFC 3339: a zone is required, or Date.parse would read the time in the server's zone.
+  const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/i;
+  FormatRegistry.Set('date-time', (value) => rfc3339.test(value) && !Number.isNaN(Date.parse(value)));
 }
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };

@@ -6,9 +6,13 @@ import { retention, type TopicSpec } from './spec.js';
 export const commandsTopic = (partitions: number, prefix = ''): TopicSpec => ({
   name: `${prefix}commands`,
   partitions,
-  configs: retention.days(7),
+  // The broker stamps each command: the idempotency window is measured on its clock, not the client's.
+  configs: { ...retention.days(7), 'message.timestamp.type': 'LogAppendTime' },
 });
 
+const AggregateId = Type.String({ minLength: 1, maxLength: 64 });
+/** Room for the saga's derived ids: refund:credit:<aggregateId>:<seq> is at most 95 characters. */
+const CommandId = Type.String({ minLength: 1, maxLength: 200 });
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 /** Minor units (cents). The decider rejects anything but a positive safe integer. */
 const Amount = Type.Number();
@@ -16,9 +20,9 @@ const Amount = Type.Number();
 function command<T extends string, P extends TProperties>(type: T, payload: P) {
   return Type.Object(
     {
-      commandId: Id,
+      commandId: CommandId,
       type: Type.Literal(type),
-      aggregateId: Id,
+      aggregateId: AggregateId,
       payload: Type.Object(payload, { additionalProperties: false }),
       issuedAt: Type.String({ format: 'date-time', maxLength: 40 }),
     },
@@ -29,14 +33,16 @@ function command<T extends string, P extends TProperties>(type: T, payload: P) {
 export const OpenAccount = command('OpenAccount', { ownerId: Id, currency: Type.String({ pattern: '^[A-Z]{3}$' }) });
 export const Deposit = command('Deposit', { amount: Amount });
 export const Withdraw = command('Withdraw', { amount: Amount });
-export const TransferMoney = command('TransferMoney', { transferId: Id, toAccountId: Id, amount: Amount });
+export const TransferMoney = command('TransferMoney', { transferId: Id, toAccountId: AggregateId, amount: Amount });
 export const CloseAccount = command('CloseAccount', {});
 /** Internal, produced by the transfer saga: the credit leg on the target account. */
-export const CreditTransfer = command('CreditTransfer', { transferId: Id, fromAccountId: Id, amount: Amount, currency: Type.String() });
+export const CreditTransfer = command('CreditTransfer', { transferId: Id, fromAccountId: AggregateId, amount: Amount, currency: Type.String() });
 /** Internal, produced by the transfer saga: gives the money back when the credit was rejected. */
-export const RefundTransfer = command('RefundTransfer', { transferId: Id, toAccountId: Id, amount: Amount, reason: Type.String() });
+export const RefundTransfer = command('RefundTransfer', { transferId: Id, toAccountId: AggregateId, amount: Amount, reason: Type.String() });
 
 export const publicCommandSchemas = [OpenAccount, Deposit, Withdraw, TransferMoney, CloseAccount] as const;
+/** commandIds the transfer saga derives (see actors/transfer/saga.ts); no client command may take one. */
+export const sagaCommandIdPattern = /^(credit|refund):/;
 const commandSchemas = [...publicCommandSchemas, CreditTransfer, RefundTransfer] as const;
 
 export const PublicCommand = Type.Union([...publicCommandSchemas]);
@@ -58,11 +64,16 @@ export function decodeCommand(key: Buffer | null, value: Buffer | null): Decoded
   if (!json.ok) return json;
   const raw = json.value as { type?: unknown; commandId?: unknown; aggregateId?: unknown } | null;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: '(root): expected an object' };
-  const commandId = typeof raw.commandId === 'string' && raw.commandId.length > 0 && raw.commandId.length <= 128 ? raw.commandId : undefined;
+  const commandId = typeof raw.commandId === 'string' && raw.commandId.length > 0 && raw.commandId.length <= 200 ? raw.commandId : undefined;
   const codec = typeof raw.type === 'string' ? codecs.get(raw.type) : undefined;
   if (!codec) return withId({ ok: false, reason: `type: unknown command type ${JSON.stringify(raw.type)}` }, commandId);
   const checked = codec.validate(raw) as Decoded<Command>;
   if (!checked.ok) return withId(checked, commandId);
+  const internal = checked.value.type === 'CreditTransfer' || checked.value.type === 'RefundTransfer';
+  if (internal !== sagaCommandIdPattern.test(checked.value.commandId)) {
+    const reason = internal ? 'commandId: saga commands have saga commandIds' : 'commandId: the prefixes "credit:" and "refund:" are reserved for the transfer saga';
+    return withId({ ok: false, reason }, commandId);
+  }
   if (key !== null && key.toString('utf8') !== checked.value.aggregateId) {
     return withId({ ok: false, reason: 'aggregateId: does not match the record key (the key decides the partition)' }, commandId);
   }

@@ -7,18 +7,21 @@ import type { TopicSpec } from './spec.js';
 
 export type { TopicSpec } from './spec.js';
 
-/** Every topic the application owns, for creation at start-up. */
-export function topicSpecs(appId: string, partitions: number): TopicSpec[] {
-  return [
-    commandsTopic(partitions),
-    eventsTopic(partitions),
-    commandResultsTopic(partitions),
-    commandsDlqTopic(partitions),
-    aggregatesChangelogTopic(appId, partitions),
-  ];
+/** Every topic the application owns. TOPIC_PREFIX (default none) lets several deployments share a cluster. */
+export interface Topology {
+  readonly commands: TopicSpec;
+  readonly events: TopicSpec;
+  readonly commandResults: TopicSpec;
+  readonly commandsDlq: TopicSpec;
+  readonly changelog: TopicSpec;
 }
 
-/** Topics whose partition p must line up with commands/p. */
-export function coPartitionedTopics(appId: string): string[] {
-  return [commandsTopic(1).name, aggregatesChangelogTopic(appId, 1).name];
+export function topology(appId: string, partitions: number, prefix = ''): Topology {
+  return {
+    commands: commandsTopic(partitions, prefix),
+    events: eventsTopic(partitions, prefix),
+    commandResults: commandResultsTopic(partitions, prefix),
+    commandsDlq: commandsDlqTopic(partitions, prefix),
+    changelog: aggregatesChangelogTopic(appId, partitions, prefix),
+  };
 }

@@ -59,7 +59,10 @@ export function decide(command: Command, state: AccountState): Decision {
       // so it applies to a closed account too.
       if (state.status === 'none') return reject(rejections.unknownAccount);
       const { transferId, toAccountId, amount, reason } = command.payload;
-      return accept({ type: 'TransferRefunded', payload: { transferId, toAccountId, amount, reason, balance: state.balance + amount } });
+      if (!Number.isSafeInteger(amount) || amount <= 0) return reject(rejections.invalidAmount);
+      const balance = state.balance + amount;
+      if (!Number.isSafeInteger(balance)) return reject(rejections.balanceOverflow);
+      return accept({ type: 'TransferRefunded', payload: { transferId, toAccountId, amount, reason, balance } });
     }
     case 'CloseAccount':
       if (state.status !== 'open') return reject(state.status === 'none' ? rejections.unknownAccount : rejections.closed);

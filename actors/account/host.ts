@@ -7,7 +7,10 @@ import type { EventEnvelope } from '../../topics/events.js';
 import { followUps } from '../transfer/saga.js';
 import { decide, evolve, initialState, type Decision } from './decider.js';
 
-/** Idempotency window: a commandId is recognised for 24 h (by issuedAt) among the last 100 commands. */
+/**
+ * Idempotency window: a commandId is recognised for 24 h among the aggregate's last 100 commands.
+ * Time is the broker's append time of the command, so a client's clock cannot empty the window.
+ */
 export const dedupWindowMs = 24 * 60 * 60 * 1000;
 export const dedupEntriesMax = 100;
 export const internalErrorReason = 'internal error';
@@ -22,9 +25,10 @@ export interface CommandOutcome {
   readonly error?: string;
 }
 
-export function handleCommand(snapshot: AggregateSnapshot, command: Command): { snapshot: AggregateSnapshot; outcome: CommandOutcome } {
+export function handleCommand(snapshot: AggregateSnapshot, command: Command, receivedAtMs: number): { snapshot: AggregateSnapshot; outcome: CommandOutcome } {
   const { commandId, aggregateId } = command;
-  const seen = snapshot.recent.find((entry) => entry.commandId === commandId);
+  const oldestMs = receivedAtMs - dedupWindowMs;
+  const seen = snapshot.recent.find((entry) => entry.commandId === commandId && entry.receivedAtMs >= oldestMs);
   if (seen) {
     const result: CommandResult = { commandId, aggregateId, status: 'duplicate', version: seen.version };
     if (seen.reason !== undefined) result.reason = seen.reason;
@@ -48,21 +52,21 @@ export function handleCommand(snapshot: AggregateSnapshot, command: Command): { 
     : [];
   const version = snapshot.version + events.length;
   const recent: RecentOutcome = decision.ok
-    ? { commandId, status: 'accepted', version, issuedAtMs: Date.parse(command.issuedAt) }
-    : { commandId, status: 'rejected', version, reason: decision.reason, issuedAtMs: Date.parse(command.issuedAt) };
+    ? { commandId, status: 'accepted', version, receivedAtMs }
+    : { commandId, status: 'rejected', version, reason: decision.reason, receivedAtMs };
   const result: CommandResult = decision.ok
     ? { commandId, aggregateId, status: 'accepted', version }
     : { commandId, aggregateId, status: 'rejected', reason: decision.reason, version };
   return {
     snapshot: { version, state, recent: remember(snapshot.recent, recent) },
-    outcome: { result, events, followUps: followUps(command, decision) },
+    outcome: { result, events, followUps: followUps(command, decision, version) },
   };
 }
 
 /** Keeps the outcomes inside the window, newest last, at most dedupEntriesMax. */
 function remember(recent: RecentOutcome[], latest: RecentOutcome): RecentOutcome[] {
-  const oldestMs = latest.issuedAtMs - dedupWindowMs;
-  const kept = recent.filter((entry) => entry.issuedAtMs >= oldestMs);
+  const oldestMs = latest.receivedAtMs - dedupWindowMs;
+  const kept = recent.filter((entry) => entry.receivedAtMs >= oldestMs);
   kept.push(latest);
   return kept.length > dedupEntriesMax ? kept.slice(kept.length - dedupEntriesMax) : kept;
 }

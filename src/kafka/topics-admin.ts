@@ -1,17 +1,23 @@
 import type { Admin } from 'kafkajs';
-import { coPartitionedTopics, type TopicSpec } from '../../topics/index.js';
+import kafkajs from 'kafkajs';
+import type { TopicSpec, Topology } from '../../topics/index.js';
+import { logger } from '../log.js';
+
+const log = logger('topics');
 
 /**
  * Creates the topics that are missing; existing ones are left as they are. Idempotent, and safe
  * when several instances start at once (the broker's TOPIC_ALREADY_EXISTS is not an error here).
- * Fails when commands and the changelog are not co-partitioned, since restore relies on it.
+ * Fails when the topics are not co-partitioned: restore reads changelog/p for commands/p, and
+ * events, results and DLQ records of commands/p are written to partition p.
  */
-export async function ensureTopics(admin: Admin, specs: TopicSpec[], appId: string): Promise<string[]> {
+export async function ensureTopics(admin: Admin, topics: Topology): Promise<string[]> {
+  const specs: TopicSpec[] = Object.values(topics);
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((spec) => !existing.has(spec.name));
   if (missing.length > 0) {
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false, // kafkajs gives up on UNKNOWN_TOPIC_OR_PARTITION while KRaft propagates; we wait below
       topics: missing.map((spec) => ({
         topic: spec.name,
         numPartitions: spec.partitions,
@@ -19,11 +25,52 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], appId: stri
       })),
     });
   }
-  const { topics } = await admin.fetchTopicMetadata({ topics: coPartitionedTopics(appId) });
-  const counts = new Set(topics.map((t) => t.partitions.length));
+  await waitForLeaders(admin, specs.map((spec) => spec.name));
+  await warnOnConfigDrift(admin, specs.filter((spec) => existing.has(spec.name)));
+  const metadata = await admin.fetchTopicMetadata({ topics: specs.map((spec) => spec.name) });
+  const counts = new Set(metadata.topics.map((t) => t.partitions.length));
   if (counts.size !== 1) {
-    const detail = topics.map((t) => `${t.name}: ${t.partitions.length}`).join(', ');
+    const detail = metadata.topics.map((t) => `${t.name}: ${t.partitions.length}`).join(', ');
     throw new Error(`topics must have the same partition count to be co-partitioned (${detail})`);
   }
   return missing.map((spec) => spec.name);
+}
+
+const leadersTimeoutMs = 30_000;
+
+/** Resolves once every partition of the topics has a leader; retriable metadata errors are waited out. */
+export async function waitForLeaders(admin: Admin, names: string[], timeoutMs = leadersTimeoutMs): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: names });
+      if (topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (!(err as { retriable?: boolean }).retriable || Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${names.join(', ')} have no leaders after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Existing topics keep their configs (AlterConfigs would replace every dynamic config an operator
+ * set). A difference from the spec is logged: e.g. `commands` without LogAppendTime makes the
+ * idempotency window follow the producers' clocks.
+ */
+async function warnOnConfigDrift(admin: Admin, specs: TopicSpec[]): Promise<void> {
+  if (specs.length === 0) return;
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: specs.map((spec) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name: spec.name, configNames: Object.keys(spec.configs) })),
+  });
+  for (const resource of resources) {
+    const spec = specs.find((s) => s.name === resource.resourceName);
+    for (const entry of resource.configEntries) {
+      const wanted = spec?.configs[entry.configName];
+      if (wanted !== undefined && wanted !== entry.configValue) {
+        log.warn('topic config differs from its spec', { topic: resource.resourceName, config: entry.configName, actual: entry.configValue, expected: wanted });
+      }
+    }
+  }
 }

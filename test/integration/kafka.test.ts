@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Consumer, Kafka } from 'kafkajs';
+import { waitForLeaders } from '../../src/kafka/topics-admin.js';
 import { testKafka, unique } from '../support/env.js';
 
 const kafka = testKafka('kafka-test');
@@ -9,7 +10,8 @@ const consumeTimeoutMs = 20_000;
 async function createTopics(k: Kafka, ...topics: string[]): Promise<void> {
   const admin = k.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: 1 })) });
+  await admin.createTopics({ waitForLeaders: false, topics: topics.map((topic) => ({ topic, numPartitions: 1 })) });
+  await waitForLeaders(admin, topics);
   await admin.disconnect();
 }
 

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import kafkajs from 'kafkajs';
 import { ensureTopics } from '../../src/kafka/topics-admin.js';
-import { topicSpecs } from '../../topics/index.js';
+import { topology } from '../../topics/index.js';
 import { rejects } from '../support/assert.js';
 import { testKafka, unique } from '../support/env.js';
 
@@ -20,23 +20,21 @@ async function config(topic: string, name: string): Promise<string | undefined> 
 
 test('creating the topics twice creates them once, with their configs', async () => {
   const appId = unique('app');
-  const specs = topicSpecs(appId, 3);
-  const first = await ensureTopics(admin, specs, appId);
-  assert.ok(first.includes(`${appId}-aggregates-changelog`));
-  assert.equal(await ensureTopics(admin, specs, appId), []);
+  const topics = topology(appId, 3, `${appId}.`);
+  const first = await ensureTopics(admin, topics);
+  assert.equal(first.sort(), Object.values(topics).map((spec) => spec.name).sort());
+  assert.equal(await ensureTopics(admin, topics), []);
   const existing = await admin.listTopics();
-  for (const spec of specs) assert.ok(existing.includes(spec.name), spec.name);
-  assert.is(await config(`${appId}-aggregates-changelog`, 'cleanup.policy'), 'compact');
-  assert.is(await config('events', 'retention.ms'), '-1');
+  for (const spec of Object.values(topics)) assert.ok(existing.includes(spec.name), spec.name);
+  assert.is(await config(topics.changelog.name, 'cleanup.policy'), 'compact');
+  assert.is(await config(topics.events.name, 'retention.ms'), '-1');
 });
 
 test('a changelog not co-partitioned with commands is refused', async () => {
-  const appId = unique('app');
-  await ensureTopics(admin, topicSpecs(appId, 3), appId); // commands may exist already; learn its count
-  const { topics } = await admin.fetchTopicMetadata({ topics: ['commands'] });
-  const otherCount = (topics[0]?.partitions.length ?? 3) + 1;
-  const other = unique('app');
-  await rejects(() => ensureTopics(admin, topicSpecs(other, otherCount), other), /same partition count/);
+  const prefix = `${unique('ns')}.`;
+  await ensureTopics(admin, topology('app-a', 3, prefix));
+  // Same prefix, so the same commands topic (3 partitions), but a new changelog with 4.
+  await rejects(() => ensureTopics(admin, topology('app-b', 4, prefix)), /same partition count/);
 });
 
 test.run();

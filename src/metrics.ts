@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per process, served at GET /metrics. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+const secondsBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export const processorMetrics = {
+  commands: new Counter({
+    name: 'ledger_processor_commands_total',
+    help: 'Commands handled, by type and outcome (accepted, rejected, duplicate, dead-lettered)',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [registry],
+  }),
+  batchSize: new Histogram({
+    name: 'ledger_processor_batch_size',
+    help: 'Commands per partition batch',
+    buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000],
+    registers: [registry],
+  }),
+  batchSeconds: new Histogram({
+    name: 'ledger_processor_batch_duration_seconds',
+    help: 'Whole batch: decode, actors, transaction, RocksDB',
+    buckets: secondsBuckets,
+    registers: [registry],
+  }),
+  commitSeconds: new Histogram({
+    name: 'ledger_processor_commit_duration_seconds',
+    help: 'The Kafka transaction of a batch: produce, sendOffsets, commit',
+    buckets: secondsBuckets,
+    registers: [registry],
+  }),
+  liveActors: new Gauge({ name: 'ledger_processor_live_actors', help: 'Aggregate actors in memory', registers: [registry] }),
+  restoreSeconds: new Histogram({
+    name: 'ledger_processor_restore_duration_seconds',
+    help: 'Restoring a partition from its changelog',
+    buckets: secondsBuckets,
+    registers: [registry],
+  }),
+  dlqRecords: new Counter({
+    name: 'ledger_processor_dlq_records_total',
+    help: 'Records sent to the dead-letter topic, by kind (invalid, decider-error)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  }),
+  aborts: new Counter({ name: 'ledger_processor_aborted_batches_total', help: 'Batches whose transaction failed', registers: [registry] }),
+};

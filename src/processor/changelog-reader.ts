@@ -1,0 +1,79 @@
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { logger } from '../log.js';
+
+const log = logger('changelog-reader');
+
+interface ReadJob {
+  readonly untilOffset: bigint;
+  readonly onMessages: (messages: KafkaMessage[]) => Promise<void>;
+  readonly done: (err?: unknown) => void;
+}
+
+/**
+ * Reads ranges of changelog partitions for restore. kafkajs has no assign(), so this is a
+ * consumer alone in its own group (one per processor instance): it is given every partition,
+ * keeps them paused, and seeks + resumes one only while a restore reads it. read_committed,
+ * so aborted snapshots are never restored.
+ */
+export class ChangelogReader {
+  private readonly jobs = new Map<number, ReadJob>();
+  private readonly consumer: Consumer;
+  private started: Promise<void> | undefined;
+
+  constructor(
+    kafka: Kafka,
+    private readonly topic: string,
+    groupId: string,
+  ) {
+    this.consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: false, maxBytesPerPartition: 4 * 1024 * 1024 });
+  }
+
+  /** Reads [fromOffset, untilOffset] of the partition, handing over committed records in order. */
+  async read(partition: number, fromOffset: bigint, untilOffset: bigint, onMessages: ReadJob['onMessages']): Promise<void> {
+    await (this.started ??= this.start());
+    if (this.jobs.has(partition)) throw new Error(`changelog partition ${partition} is already being read`);
+    await new Promise<void>((resolve, reject) => {
+      this.jobs.set(partition, { untilOffset, onMessages, done: (err) => (err ? reject(err) : resolve()) });
+      this.consumer.seek({ topic: this.topic, partition, offset: fromOffset.toString() });
+      this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
+    });
+  }
+
+  private async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    const joined = new Promise<void>((resolve) => this.consumer.on(this.consumer.events.GROUP_JOIN, () => resolve()));
+    await this.consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: async ({ batch }) => {
+        const job = this.jobs.get(batch.partition);
+        if (!job) {
+          this.consumer.pause([{ topic: this.topic, partitions: [batch.partition] }]);
+          return;
+        }
+        try {
+          const wanted = batch.messages.filter((m) => BigInt(m.offset) <= job.untilOffset);
+          if (wanted.length > 0) await job.onMessages(wanted);
+          if (BigInt(batch.lastOffset()) >= job.untilOffset) this.finish(batch.partition);
+        } catch (err) {
+          this.finish(batch.partition, err);
+        }
+      },
+    });
+    await joined;
+    log.debug('ready', { topic: this.topic });
+  }
+
+  private finish(partition: number, err?: unknown): void {
+    this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
+    const job = this.jobs.get(partition);
+    this.jobs.delete(partition);
+    job?.done(err);
+  }
+
+  async stop(): Promise<void> {
+    for (const partition of this.jobs.keys()) this.finish(partition, new Error('processor stopping'));
+    await this.consumer.disconnect();
+  }
+}

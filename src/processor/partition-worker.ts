@@ -1,0 +1,251 @@
+import { join } from 'node:path';
+import type { Batch, KafkaMessage, Producer } from 'kafkajs';
+import { dispatch, spawn, stop, type Ref } from 'nact';
+import { spawnAccountActor, type HandleCommands, type HandledCommands } from '../../actors/account/actor.js';
+import { emptySnapshot } from '../../actors/account/host.js';
+import { restoreMarkerKey, snapshotCodec, type AggregateSnapshot } from '../../topics/aggregates-changelog.js';
+import { decodeCommand } from '../../topics/commands.js';
+import type { Topology } from '../../topics/index.js';
+import { logger } from '../log.js';
+import { processorMetrics as metrics } from '../metrics.js';
+import { RocksStore, type BatchOp } from '../store/rocks.js';
+import { BatchOutput } from './batch-output.js';
+import type { ChangelogReader } from './changelog-reader.js';
+
+export interface ProcessorLimits {
+  /** Aggregate actors kept in memory per partition; the least recently used are passivated. */
+  readonly liveActorsPerPartitionMax: number;
+  /** An actor idle this long is passivated after the next commit. */
+  readonly actorIdleMs: number;
+  /** How long a batch waits for its actors' replies before it fails (and is retried). */
+  readonly actorReplyTimeoutMs: number;
+}
+
+export interface WorkerContext {
+  readonly partition: number;
+  readonly topics: Topology;
+  readonly groupId: string;
+  readonly dataDir: string;
+  readonly producer: Producer;
+  readonly reader: ChangelogReader;
+  readonly actorSystem: Ref<unknown>;
+  readonly limits: ProcessorLimits;
+  /** The committed offset of commands/p, read after our producer fenced any previous owner. */
+  readonly committedOffset: () => Promise<bigint>;
+}
+
+const snapshotKey = (aggregateId: string) => `a:${aggregateId}`;
+const changelogOffsetKey = 'm:changelog-offset';
+const restoreWriteBatchMax = 5_000;
+const log = logger('processor');
+
+/**
+ * Owns one input partition: its RocksDB store, its transactional producer and the actors of
+ * its aggregates. Actor state is tentative until the batch's transaction commits; after any
+ * failure the worker is closed and a new one restores from the committed truth.
+ */
+export class PartitionWorker {
+  private readonly actors = new Map<string, { ref: Ref<HandleCommands>; lastUsedMs: number }>();
+  private parent: Ref<unknown>;
+  /** Records below this offset were committed by a previous owner after we fetched them. */
+  private skipBelowOffset = -1n;
+  private spawned = 0;
+
+  private constructor(
+    private readonly ctx: WorkerContext,
+    private readonly store: RocksStore,
+  ) {
+    this.parent = spawn(ctx.actorSystem as never, (state: unknown) => state, `p${ctx.partition}-${Date.now()}`) as Ref<unknown>;
+  }
+
+  static async open(ctx: WorkerContext): Promise<PartitionWorker> {
+    const store = await RocksStore.open(join(ctx.dataDir, `p${ctx.partition}`));
+    try {
+      const worker = new PartitionWorker(ctx, store);
+      await worker.restore();
+      worker.skipBelowOffset = await ctx.committedOffset();
+      return worker;
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Brings the store up to the end of changelog/p. A marker record, committed by our producer,
+   * marks that end: committing it proves that any earlier owner of this transactional id is
+   * fenced (its open transaction aborted), so nothing can land after what we read.
+   */
+  private async restore(): Promise<void> {
+    const startedMs = Date.now();
+    const { partition, topics, producer } = this.ctx;
+    const fromOffset = BigInt((await this.store.get(changelogOffsetKey))?.toString() ?? '0');
+    const tx = await producer.transaction();
+    let markerOffset: bigint;
+    try {
+      const [sent] = await tx.send({ topic: topics.changelog.name, messages: [{ key: restoreMarkerKey, value: String(Date.now()), partition }] });
+      await tx.commit();
+      markerOffset = BigInt(sent!.baseOffset!);
+    } catch (err) {
+      await tx.abort().catch(() => undefined);
+      throw err;
+    }
+    let restored = 0;
+    await this.ctx.reader.read(partition, fromOffset, markerOffset, async (messages) => {
+      const ops: BatchOp[] = [];
+      for (const message of messages) {
+        const key = message.key?.toString();
+        if (!key || key === restoreMarkerKey || !message.value) continue;
+        ops.push({ type: 'put', key: snapshotKey(key), value: message.value });
+      }
+      for (let i = 0; i < ops.length; i += restoreWriteBatchMax) await this.store.write(ops.slice(i, i + restoreWriteBatchMax));
+      restored += ops.length;
+    });
+    await this.store.write([{ type: 'put', key: changelogOffsetKey, value: String(markerOffset + 1n) }]);
+    metrics.restoreSeconds.observe((Date.now() - startedMs) / 1000);
+    log.info('partition restored', { partition, fromOffset: String(fromOffset), toOffset: String(markerOffset), snapshots: restored, ms: Date.now() - startedMs });
+  }
+
+  /** Decide every command of the batch, then commit all outputs and the input offset atomically. */
+  async handle(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
+    const startedMs = Date.now();
+    const out = new BatchOutput(this.ctx.topics, this.ctx.partition);
+    const byAggregate = new Map<string, { commands: HandleCommands['commands'][number][]; messages: KafkaMessage[] }>();
+    const counts = new Map<string, number>();
+    const count = (type: string, outcome: string) => counts.set(`${type}\u0000${outcome}`, (counts.get(`${type}\u0000${outcome}`) ?? 0) + 1);
+
+    for (const message of batch.messages) {
+      if (BigInt(message.offset) < this.skipBelowOffset) continue;
+      const decoded = decodeCommand(message.key, message.value);
+      if (!decoded.ok) {
+        out.deadLetter(message, decoded.reason);
+        metrics.dlqRecords.inc({ kind: 'invalid' });
+        count('invalid', 'dead-lettered');
+        if (decoded.commandId !== undefined) {
+          out.result({ commandId: decoded.commandId, aggregateId: message.key?.toString() ?? '', status: 'rejected', reason: decoded.reason });
+        }
+        continue;
+      }
+      const id = decoded.value.aggregateId;
+      let group = byAggregate.get(id);
+      if (!group) byAggregate.set(id, (group = { commands: [], messages: [] }));
+      group.commands.push({ command: decoded.value, receivedAtMs: Number(message.timestamp) });
+      group.messages.push(message);
+    }
+
+    const replies = await withTimeout(
+      Promise.all([...byAggregate].map(async ([id, group]) => [id, group, await this.ask(id, group.commands)] as const)),
+      this.ctx.limits.actorReplyTimeoutMs,
+      `actors of partition ${this.ctx.partition} did not answer`,
+    );
+    for (const [id, group, reply] of replies) {
+      reply.outcomes.forEach((outcome, i) => {
+        for (const event of outcome.events) out.event(event);
+        for (const command of outcome.followUps) out.command(command);
+        out.result(outcome.result);
+        if (outcome.error !== undefined) {
+          out.deadLetter(group.messages[i]!, `decider threw: ${outcome.error}`);
+          metrics.dlqRecords.inc({ kind: 'decider-error' });
+        }
+        count(group.commands[i]!.command.type, outcome.error !== undefined ? 'dead-lettered' : outcome.result.status);
+      });
+      if (reply.snapshot) out.snapshot(id, reply.snapshot);
+    }
+
+    const nextChangelogOffset = await this.commit(batch, out, heartbeat);
+    await this.persist(out, nextChangelogOffset);
+    this.passivate();
+    for (const [key, n] of counts) {
+      const [type, outcome] = key.split('\u0000') as [string, string];
+      metrics.commands.inc({ type, outcome }, n);
+    }
+    metrics.batchSize.observe(batch.messages.length);
+    metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
+  }
+
+  /** One transaction: every output record plus the consumed offset. Returns the changelog's next offset. */
+  private async commit(batch: Batch, out: BatchOutput, heartbeat: () => Promise<void>): Promise<bigint | undefined> {
+    const { producer, topics, partition, groupId } = this.ctx;
+    await heartbeat(); // throws if a rebalance started: then we may no longer own this partition
+    const startedMs = Date.now();
+    const tx = await producer.transaction();
+    let nextChangelogOffset: bigint | undefined;
+    try {
+      for (const topicMessages of out.chunks()) {
+        const sent = await tx.sendBatch({ topicMessages });
+        const changelog = sent.find((m) => m.topicName === topics.changelog.name && m.partition === partition);
+        const written = topicMessages.find((t) => t.topic === topics.changelog.name)?.messages.length ?? 0;
+        if (changelog && written > 0) nextChangelogOffset = BigInt(changelog.baseOffset!) + BigInt(written);
+      }
+      const offset = (BigInt(batch.lastOffset()) + 1n).toString();
+      await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: topics.commands.name, partitions: [{ partition, offset }] }] });
+      await tx.commit();
+    } catch (err) {
+      metrics.aborts.inc();
+      await tx.abort().catch(() => undefined); // fenced or broken: the worker is closed anyway
+      throw err;
+    }
+    metrics.commitSeconds.observe((Date.now() - startedMs) / 1000);
+    return nextChangelogOffset;
+  }
+
+  /** After the commit: the same snapshots into RocksDB, with the changelog offset they reach. */
+  private async persist(out: BatchOutput, nextChangelogOffset: bigint | undefined): Promise<void> {
+    if (nextChangelogOffset === undefined) return;
+    const ops: BatchOp[] = [];
+    for (const [id, value] of out.snapshots) ops.push({ type: 'put', key: snapshotKey(id), value });
+    ops.push({ type: 'put', key: changelogOffsetKey, value: String(nextChangelogOffset) });
+    await this.store.write(ops);
+  }
+
+  private async ask(aggregateId: string, commands: HandleCommands['commands']): Promise<HandledCommands> {
+    let entry = this.actors.get(aggregateId);
+    if (entry) this.actors.delete(aggregateId); // re-insert below: Map order is the LRU order
+    else entry = { ref: spawnAccountActor(this.parent, `a${this.spawned++}`, await this.load(aggregateId)), lastUsedMs: 0 };
+    entry.lastUsedMs = Date.now();
+    this.actors.set(aggregateId, entry);
+    const ref = entry.ref;
+    return new Promise<HandledCommands>((reply) => dispatch(ref, { commands, reply }));
+  }
+
+  private async load(aggregateId: string): Promise<AggregateSnapshot> {
+    const bytes = await this.store.get(snapshotKey(aggregateId));
+    if (!bytes) return emptySnapshot;
+    const decoded = snapshotCodec.validate(JSON.parse(bytes.toString('utf8')));
+    if (!decoded.ok) throw new Error(`snapshot of ${aggregateId} in partition ${this.ctx.partition} is invalid: ${decoded.reason}`);
+    return decoded.value;
+  }
+
+  /** Stops the least recently used actors beyond the bound, and the idle ones. Their state is committed. */
+  private passivate(): void {
+    const idleBeforeMs = Date.now() - this.ctx.limits.actorIdleMs;
+    for (const [id, entry] of this.actors) {
+      if (this.actors.size <= this.ctx.limits.liveActorsPerPartitionMax && entry.lastUsedMs >= idleBeforeMs) break;
+      stop(entry.ref);
+      this.actors.delete(id);
+    }
+  }
+
+  get liveActors(): number {
+    return this.actors.size;
+  }
+
+  async close(): Promise<void> {
+    stop(this.parent); // stops every actor of this partition with it
+    this.actors.clear();
+    await this.store.close();
+  }
+}
+
+/** Rejects with message when promise has not settled within timeoutMs. */
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
+import { start, stop as stopActor, type Ref } from 'nact';
+import type { Topology } from '../../topics/index.js';
+import { retriable } from '../kafka/retry.js';
+import { logger } from '../log.js';
+import { processorMetrics as metrics } from '../metrics.js';
+import { ChangelogReader } from './changelog-reader.js';
+import { PartitionWorker, type ProcessorLimits } from './partition-worker.js';
+
+export interface ProcessorOptions {
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly topics: Topology;
+  readonly appId: string;
+  readonly dataDir: string;
+  readonly limits: ProcessorLimits;
+  /** Partitions whose batches are handled at the same time (overlaps one's commit with another's work). */
+  readonly partitionsConcurrently: number;
+  /** Bytes fetched per partition per batch: bounds the batch size. */
+  readonly batchBytesMax: number;
+}
+
+export interface Processor {
+  stop(): Promise<void>;
+  /** Partitions assigned and restored, for /health. */
+  readyPartitions(): number[];
+}
+
+const log = logger('processor');
+
+/**
+ * The processor role: a consumer group on `commands`, one PartitionWorker per assigned partition,
+ * one Kafka transaction per batch. Any failure in a batch closes that partition's worker (its
+ * actors' tentative state is dropped) and kafkajs fetches the same batch again for a new worker.
+ */
+export async function startProcessor(options: ProcessorOptions): Promise<Processor> {
+  const { kafka, admin, topics, appId } = options;
+  const groupId = `${appId}-processor`;
+  const actorSystem = start() as Ref<unknown>;
+  const reader = new ChangelogReader(kafka, topics.changelog.name, `${appId}-restore-${randomUUID()}`);
+  const workers = new Map<number, { worker: PartitionWorker; producer: Producer }>();
+  let assigned = new Set<number>();
+
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    readUncommitted: false,
+    maxWaitTimeInMs: 100,
+    maxBytesPerPartition: options.batchBytesMax,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+  });
+
+  async function closeWorker(partition: number): Promise<void> {
+    const entry = workers.get(partition);
+    if (!entry) return;
+    workers.delete(partition);
+    await entry.worker.close().catch((err: unknown) => log.warn('closing worker failed', { partition, error: String(err) }));
+    await entry.producer.disconnect().catch(() => undefined);
+    updateLiveActors();
+  }
+
+  async function openWorker(partition: number): Promise<PartitionWorker> {
+    const producer = kafka.producer({
+      transactionalId: `${appId}-processor-p${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 60_000,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    try {
+      const worker = await PartitionWorker.open({
+        partition,
+        topics,
+        groupId,
+        dataDir: join(options.dataDir, appId),
+        producer,
+        reader,
+        actorSystem,
+        limits: options.limits,
+        committedOffset: () => committedOffset(admin, groupId, topics.commands.name, partition),
+      });
+      workers.set(partition, { worker, producer });
+      return worker;
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  const updateLiveActors = () => metrics.liveActors.set([...workers.values()].reduce((n, { worker }) => n + worker.liveActors, 0));
+
+  async function eachBatch({ batch, heartbeat, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (!isRunning() || isStale() || batch.isEmpty()) return;
+    const { partition } = batch;
+    if (!assigned.has(partition)) throw new Error(`partition ${partition} is not assigned to this instance`);
+    const worker = workers.get(partition)?.worker ?? (await openWorker(partition));
+    try {
+      await worker.handle(batch, heartbeat);
+    } catch (err) {
+      log.warn('batch failed; dropping the partition state, the batch will be retried', { partition, error: String(err) });
+      await closeWorker(partition);
+      throw err;
+    }
+    resolveOffset(batch.lastOffset());
+    updateLiveActors();
+  }
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    assigned = new Set(payload.memberAssignment[topics.commands.name] ?? []);
+    log.info('partitions assigned', { partitions: [...assigned].sort((a, b) => a - b) });
+    for (const partition of workers.keys()) if (!assigned.has(partition)) void closeWorker(partition);
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => log.error('consumer crashed', { error: String(payload.error), restart: payload.restart }));
+
+  await consumer.connect();
+  await consumer.subscribe({ topic: topics.commands.name, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.partitionsConcurrently,
+    eachBatch,
+  });
+
+  return {
+    readyPartitions: () => [...workers.keys()].sort((a, b) => a - b),
+    stop: async () => {
+      await consumer.disconnect();
+      await reader.stop().catch(() => undefined);
+      await Promise.all([...workers.keys()].map(closeWorker));
+      stopActor(actorSystem as never);
+    },
+  };
+}
+
+async function committedOffset(admin: Admin, groupId: string, topic: string, partition: number): Promise<bigint> {
+  const [offsets] = await retriable(() => admin.fetchOffsets({ groupId, topics: [topic] }));
+  const offset = offsets?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+  return BigInt(offset);
+}

@@ -1,0 +1,178 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Partitioners } from 'kafkajs';
+import { ensureTopics } from '../../src/kafka/topics-admin.js';
+import { RocksStore } from '../../src/store/rocks.js';
+import { topology, type Topology } from '../../topics/index.js';
+import type { CommandResult } from '../../topics/command-results.js';
+import type { EventEnvelope } from '../../topics/events.js';
+import type { AggregateSnapshot } from '../../topics/aggregates-changelog.js';
+import { dlqHeaders } from '../../topics/commands-dlq.js';
+import { buildWorkload, type RawCommand, type Workload } from '../support/ledger-model.js';
+import { startRoles } from '../support/processes.js';
+import { TopicReader } from '../support/topic-reader.js';
+import { tempDir, testKafka, unique } from '../support/env.js';
+
+const partitions = 4;
+const kafka = testKafka('processor-test');
+
+interface Deployment {
+  readonly ns: string;
+  readonly topics: Topology;
+  readonly env: Record<string, string>;
+  readonly dataDir: string;
+}
+
+async function deployment(extraEnv: Record<string, string> = {}): Promise<Deployment> {
+  const ns = unique('p');
+  const appId = `app-${ns}`;
+  const topics = topology(appId, partitions, `${ns}.`);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, topics);
+  await admin.disconnect();
+  const dataDir = tempDir('processor');
+  const env = { APP_ID: appId, TOPIC_PREFIX: `${ns}.`, PARTITIONS: String(partitions), DATA_DIR: dataDir, ...extraEnv };
+  return { ns, topics, env, dataDir };
+}
+
+async function produce(topic: string, commands: RawCommand[], poison: Workload['poison'] = []): Promise<void> {
+  // Idempotent: kafkajs retries a whole multi-partition request when one partition fails, and
+  // without idempotence the partitions that had succeeded would get every command twice.
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const messages = [
+    ...commands.map((c) => ({ key: c.aggregateId, value: JSON.stringify(c) })),
+    ...poison.map((p) => ({ key: p.key, value: p.value, headers: { 'x-trace': 'poison' } })),
+  ];
+  for (let i = 0; i < messages.length; i += 500) await producer.send({ topic, messages: messages.slice(i, i + 500) });
+  await producer.disconnect();
+}
+
+const expectedResultCount = (w: Workload) => [...w.results.values()].reduce((n, statuses) => n + statuses.length, 0);
+
+/** Every outcome the model predicts, nothing more, and money conserved. */
+function verify(reader: TopicReader, d: Deployment, w: Workload): void {
+  const results = new Map<string, string[]>();
+  for (const r of reader.values<CommandResult>(d.topics.commandResults.name)) results.set(r.commandId, [...(results.get(r.commandId) ?? []), r.status]);
+  assert.is(results.size, w.results.size, 'commandIds with a result');
+  for (const [commandId, statuses] of w.results) assert.equal(results.get(commandId), statuses, `results of ${commandId}`);
+
+  const byAggregate = new Map<string, EventEnvelope[]>();
+  for (const e of reader.values<EventEnvelope>(d.topics.events.name)) byAggregate.set(e.aggregateId, [...(byAggregate.get(e.aggregateId) ?? []), e]);
+  assert.is(byAggregate.size, w.versions.size, 'aggregates with events');
+  let total = 0;
+  for (const [id, version] of w.versions) {
+    const events = byAggregate.get(id) ?? [];
+    assert.equal(events.map((e) => e.seq), Array.from({ length: version }, (_, i) => i + 1), `seq of ${id}: contiguous, no gaps, no repeats`);
+    const last = events.at(-1)!;
+    const balance = last.type === 'AccountOpened' || last.type === 'AccountClosed' ? 0 : last.payload.balance;
+    assert.is(balance, w.balances.get(id), `balance of ${id}`);
+    total += balance;
+  }
+  assert.is(total, w.deposited - w.withdrawn, 'money conserved: balances = deposits - withdrawals');
+
+  const dlq = reader.records.get(d.topics.commandsDlq.name) ?? [];
+  assert.is(dlq.length, w.poison.length, 'dead-lettered records');
+  w.poison.forEach((p, i) => {
+    const record = dlq.find((m) => m.value?.toString() === p.value);
+    assert.ok(record, `poison ${i} is in the DLQ byte for byte`);
+    assert.is(record.key?.toString(), p.key);
+    assert.match(record.headers?.[dlqHeaders.reason]?.toString() ?? '', p.reason);
+    assert.is(record.headers?.['x-trace']?.toString(), 'poison', 'original headers kept');
+  });
+}
+
+const allTopics = (d: Deployment) => [d.topics.events.name, d.topics.commandResults.name, d.topics.commandsDlq.name];
+
+test('mixed commands, duplicates and poison: every outcome is the model\'s, exactly once', async () => {
+  const d = await deployment();
+  const w = buildWorkload(d.ns, 1);
+  await produce(d.topics.commands.name, w.commands, w.poison);
+  const processor = await startRoles('processor', d.env);
+  const reader = await TopicReader.start(allTopics(d));
+  try {
+    await reader.until('all results', () => reader.records.get(d.topics.commandResults.name)!.length >= expectedResultCount(w));
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // anything extra would show up now
+    verify(reader, d, w);
+  } finally {
+    await reader.stop();
+    await processor.stop();
+  }
+});
+
+// Shared by the crash test and the restore test that follows it.
+const crashed: { d?: Deployment; w?: Workload } = {};
+
+test('SIGKILL mid-stream, restart: every command took effect exactly once', async () => {
+  // Small batches, so the stream takes many transactions and the kill lands inside it.
+  const d = await deployment({ BATCH_BYTES_MAX: '8192' });
+  const w = buildWorkload(d.ns, 2, { senders: 80, receivers: 50, refunders: 10, ops: 6000 });
+  await produce(d.topics.commands.name, w.commands, w.poison);
+  const reader = await TopicReader.start(allTopics(d));
+  const first = await startRoles('processor', d.env);
+  const expected = expectedResultCount(w);
+  const results = () => reader.records.get(d.topics.commandResults.name)!.length;
+  await reader.until('a quarter of the results', () => results() >= expected / 4);
+  await first.kill();
+  const atKill = results();
+  assert.ok(atKill < expected, `the kill came after the stream ended (${atKill}/${expected}): not a mid-stream crash`);
+  const second = await startRoles('processor', d.env);
+  try {
+    await reader.until('all results', () => results() >= expected, 90_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    verify(reader, d, w);
+  } finally {
+    await reader.stop();
+    await second.stop();
+  }
+  crashed.d = d;
+  crashed.w = w;
+});
+
+async function snapshots(d: Deployment): Promise<Map<string, AggregateSnapshot>> {
+  const all = new Map<string, AggregateSnapshot>();
+  for (let p = 0; p < partitions; p++) {
+    const store = await RocksStore.open(join(d.dataDir, d.env.APP_ID!, `p${p}`));
+    for await (const [key, value] of store.entries('a:')) all.set(key.slice(2), JSON.parse(value.toString()) as AggregateSnapshot);
+    await store.close();
+  }
+  return all;
+}
+
+test('RocksDB deleted: the state restored from the changelog is the same', async () => {
+  const { d, w } = crashed;
+  assert.ok(d && w, 'runs after the crash test');
+  const before = await snapshots(d);
+  assert.ok(before.size >= w.versions.size, 'every aggregate has a snapshot');
+  rmSync(d.dataDir, { recursive: true });
+
+  // New commands after the restore: a deposit on each sender, and an old commandId again.
+  const senders = [...w.versions.keys()].filter((id) => id.includes('-s-'));
+  const deposits: RawCommand[] = senders.map((id, i) => ({ commandId: `${d.ns}-after-${i}`, type: 'Deposit', aggregateId: id, payload: { amount: 7 }, issuedAt: '2026-01-01T00:00:01Z' }));
+  const replayed = w.commands[0]!;
+  const reader = await TopicReader.start([d.topics.commandResults.name]);
+  const results = () => reader.values<CommandResult>(d.topics.commandResults.name);
+  await reader.until('the earlier results', () => results().length >= expectedResultCount(w));
+  const processor = await startRoles('processor', d.env);
+  await produce(d.topics.commands.name, [...deposits, replayed]);
+  try {
+    await reader.until('the new results', () => results().length >= expectedResultCount(w) + deposits.length + 1);
+  } finally {
+    await reader.stop();
+    await processor.stop();
+  }
+  const after = await snapshots(d);
+  const newResults = new Map(results().slice(expectedResultCount(w)).map((r) => [r.commandId, r]));
+  assert.is(newResults.get(replayed.commandId)?.status, 'duplicate', 'the dedup window came back with the snapshot');
+  for (const [i, id] of senders.entries()) {
+    assert.equal(newResults.get(`${d.ns}-after-${i}`), { commandId: `${d.ns}-after-${i}`, aggregateId: id, status: 'accepted', version: w.versions.get(id)! + 1 });
+    assert.is(after.get(id)?.version, before.get(id)!.version + 1);
+    assert.equal(after.get(id)?.state, { ...before.get(id)!.state, balance: w.balances.get(id)! + 7 } as AggregateSnapshot['state']);
+  }
+  for (const [id, snapshot] of before) if (!senders.includes(id)) assert.equal(after.get(id), snapshot, `snapshot of ${id} restored as it was`);
+});
+
+test.run();

@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { testEnv } from './env.js';
+
+const mainPath = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const startTimeoutMs = 60_000;
+
+export interface RoleProcess {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  /** Graceful stop (SIGTERM), resolving when it exited. */
+  stop(): Promise<void>;
+  /** SIGKILL: a crash, with no chance to clean up. */
+  kill(): Promise<void>;
+}
+
+/** Runs `src/main.ts --roles <roles>` as its own process against the test stack. */
+export async function startRoles(roles: string, env: Record<string, string>): Promise<RoleProcess> {
+  const { brokers, redisUrl } = testEnv();
+  const child = spawn(process.execPath, ['--import', 'tsx', mainPath, '--roles', roles], {
+    env: { ...process.env, KAFKA_BROKERS: brokers.join(','), REDIS_URL: redisUrl, HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${roles} did not start in ${startTimeoutMs} ms:\n${output.slice(-3000)}`)), startTimeoutMs);
+    const poll = setInterval(() => {
+      if (output.includes('"msg":"started"')) done(resolve);
+      if (child.exitCode !== null) done(() => reject(new Error(`${roles} exited with ${child.exitCode}:\n${output.slice(-3000)}`)));
+    }, 50);
+    const done = (then: () => void) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      then();
+    };
+  });
+  return {
+    child,
+    output: () => output,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decodeCommand, encodeCommand, type Command } from '../../topics/commands.js';
+import { cmd } from '../support/given.js';
+
+const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+const key = (aggregateId: string) => Buffer.from(aggregateId);
+const deposit = { commandId: 'c-1', type: 'Deposit', aggregateId: 'acc-1', payload: { amount: 500 }, issuedAt: '2026-01-01T00:00:00Z' };
+
+const publicCommands: Command[] = [
+  cmd.open('acc-1', 'EUR', { commandId: 'c-open' }),
+  cmd.deposit('acc-1', 500, { commandId: 'c-dep' }),
+  cmd.withdraw('acc-1', 200, { commandId: 'c-wd' }),
+  cmd.transfer('acc-1', 'acc-2', 100, 't-1', { commandId: 'c-tr' }),
+  cmd.close('acc-1', { commandId: 'c-close' }),
+];
+
+for (const command of publicCommands) {
+  test(`a valid ${command.type} decodes to itself`, () => {
+    assert.equal(decodeCommand(key('acc-1'), encodeCommand(command)), { ok: true, value: command });
+  });
+}
+
+test('the internal saga commands decode too', () => {
+  const credit = cmd.credit('acc-2', 'acc-1', 100, 'EUR', 't-1', { commandId: 'credit:acc-1:3' });
+  const refund = cmd.refund('acc-1', 'acc-2', 100, 'currency mismatch', 't-1', { commandId: 'refund:credit:acc-1:3' });
+  assert.equal(decodeCommand(key('acc-2'), encodeCommand(credit)), { ok: true, value: credit });
+  assert.equal(decodeCommand(key('acc-1'), encodeCommand(refund)), { ok: true, value: refund });
+});
+
+test('a null key is accepted', () => {
+  assert.equal(decodeCommand(null, json(deposit)), { ok: true, value: deposit });
+});
+
+test('not JSON: the reason starts with "not JSON", no commandId', () => {
+  const decoded = decodeCommand(null, Buffer.from('{"commandId": "c-1", '));
+  assert.is(decoded.ok, false);
+  if (decoded.ok) return;
+  assert.match(decoded.reason, /^not JSON/);
+  assert.is(decoded.commandId, undefined);
+});
+
+test('an empty or missing value is rejected', () => {
+  assert.equal(decodeCommand(key('acc-1'), Buffer.alloc(0)), { ok: false, reason: 'empty value' });
+  assert.equal(decodeCommand(key('acc-1'), null), { ok: false, reason: 'empty value' });
+});
+
+test('JSON that is not an object is rejected at the root', () => {
+  for (const value of ['[]', 'null', '42', '"Deposit"']) {
+    assert.equal(decodeCommand(null, Buffer.from(value)), { ok: false, reason: '(root): expected an object' }, value);
+  }
+});
+
+test('an unknown type: the reason names "type" and the commandId is kept', () => {
+  assert.equal(decodeCommand(null, json({ ...deposit, type: 'Steal' })), {
+    ok: false,
+    reason: 'type: unknown command type "Steal"',
+    commandId: 'c-1',
+  });
+  assert.equal(decodeCommand(null, json({ ...deposit, type: undefined })), {
+    ok: false,
+    reason: 'type: unknown command type undefined',
+    commandId: 'c-1',
+  });
+});
+
+test('missing payload.amount: the reason names payload.amount', () => {
+  assert.equal(decodeCommand(null, json({ ...deposit, payload: {} })), {
+    ok: false,
+    reason: 'payload.amount: Expected required property',
+    commandId: 'c-1',
+  });
+});
+
+test('a non-number amount: the reason names payload.amount', () => {
+  const decoded = decodeCommand(null, json({ ...deposit, payload: { amount: '500' } }));
+  assert.equal(decoded, { ok: false, reason: 'payload.amount: Expected number', commandId: 'c-1' });
+});
+
+test('an extra property is rejected, at the root or in the payload', () => {
+  assert.equal(decodeCommand(null, json({ ...deposit, extra: true })), { ok: false, reason: 'extra: Unexpected property', commandId: 'c-1' });
+  assert.equal(decodeCommand(null, json({ ...deposit, payload: { amount: 5, note: 'x' } })), {
+    ok: false,
+    reason: 'payload.note: Unexpected property',
+    commandId: 'c-1',
+  });
+});
+
+test('a key other than the aggregateId: the reason names aggregateId', () => {
+  const decoded = decodeCommand(key('acc-2'), json(deposit));
+  assert.is(decoded.ok, false);
+  if (decoded.ok) return;
+  assert.match(decoded.reason, /^aggregateId: /);
+  assert.is(decoded.commandId, 'c-1');
+});
+
+test('a bad issuedAt is rejected, naming issuedAt', () => {
+  for (const issuedAt of ['yesterday', '2026-01-01', '2026-13-45T00:00:00Z', '']) {
+    assert.equal(
+      decodeCommand(null, json({ ...deposit, issuedAt })),
+      { ok: false, reason: "issuedAt: Expected string to match 'date-time' format", commandId: 'c-1' },
+      issuedAt,
+    );
+  }
+  const decoded = decodeCommand(null, json({ ...deposit, issuedAt: 12345 }));
+  assert.is(decoded.ok, false);
+  if (!decoded.ok) assert.match(decoded.reason, /^issuedAt: /);
+});
+
+test('an issuedAt without a time zone is rejected, naming issuedAt', () => {
+  for (const issuedAt of ['2026-01-01T00:00:00', '2026-01-01T00:00:00.000', '2026-01-01T00:00']) {
+    assert.equal(
+      decodeCommand(null, json({ ...deposit, issuedAt })),
+      { ok: false, reason: "issuedAt: Expected string to match 'date-time' format", commandId: 'c-1' },
+      issuedAt,
+    );
+  }
+});
+
+test('an issuedAt with Z or a numeric offset is accepted as it was sent', () => {
+  for (const issuedAt of ['2026-01-01T00:00:00+02:00', '2026-01-01T00:00:00-05:30', '2026-01-01T00:00:00.123Z', '2026-01-01T00:00:00Z']) {
+    const command = { ...deposit, issuedAt };
+    assert.equal(decodeCommand(key('acc-1'), json(command)), { ok: true, value: command }, issuedAt);
+  }
+});
+
+test('a bad currency on OpenAccount names payload.currency', () => {
+  const open = { ...cmd.open('acc-1', 'eur', { commandId: 'c-2' }) };
+  const decoded = decodeCommand(key('acc-1'), json(open));
+  assert.is(decoded.ok, false);
+  if (!decoded.ok) {
+    assert.match(decoded.reason, /^payload\.currency: /);
+    assert.is(decoded.commandId, 'c-2');
+  }
+});
+
+test('an unreadable commandId is not echoed back', () => {
+  assert.equal(decodeCommand(null, json({ ...deposit, commandId: '' })), {
+    ok: false,
+    reason: 'commandId: Expected string length greater or equal to 1',
+  });
+  const decoded = decodeCommand(null, json({ ...deposit, commandId: 'x'.repeat(201) }));
+  assert.is(decoded.ok, false);
+  if (!decoded.ok) {
+    assert.is(decoded.commandId, undefined);
+    assert.match(decoded.reason, /^commandId: /);
+  }
+});
+
+test('a commandId of 200 characters is accepted; 201 is rejected, naming commandId', () => {
+  const longest = { ...deposit, commandId: 'c'.repeat(200) };
+  assert.equal(decodeCommand(key('acc-1'), json(longest)), { ok: true, value: longest });
+  assert.equal(decodeCommand(key('acc-1'), json({ ...deposit, commandId: 'c'.repeat(201) })), {
+    ok: false,
+    reason: 'commandId: Expected string length less or equal to 200',
+  });
+});
+
+test('an aggregateId of 64 characters is accepted; 65 is rejected, naming aggregateId', () => {
+  const id64 = 'a'.repeat(64);
+  const id65 = 'a'.repeat(65);
+  const longest = { ...deposit, aggregateId: id64 };
+  assert.equal(decodeCommand(key(id64), json(longest)), { ok: true, value: longest });
+  // With its own key and without one: the length, not the key check, rejects it.
+  for (const recordKey of [key(id65), null]) {
+    assert.equal(decodeCommand(recordKey, json({ ...deposit, aggregateId: id65 })), {
+      ok: false,
+      reason: 'aggregateId: Expected string length less or equal to 64',
+      commandId: 'c-1',
+    });
+  }
+  // Every command type has the limit.
+  for (const command of publicCommands) {
+    const decoded = decodeCommand(null, encodeCommand({ ...command, aggregateId: id65 }));
+    assert.equal(decoded, { ok: false, reason: 'aggregateId: Expected string length less or equal to 64', commandId: command.commandId }, command.type);
+  }
+});
+
+test('a toAccountId of 64 characters is accepted; 65 is rejected, naming payload.toAccountId', () => {
+  const longest = cmd.transfer('acc-1', 'b'.repeat(64), 100, 't-1', { commandId: 'c-tr' });
+  assert.equal(decodeCommand(key('acc-1'), encodeCommand(longest)), { ok: true, value: longest });
+  const tooLong = cmd.transfer('acc-1', 'b'.repeat(65), 100, 't-1', { commandId: 'c-tr' });
+  assert.equal(decodeCommand(key('acc-1'), encodeCommand(tooLong)), {
+    ok: false,
+    reason: 'payload.toAccountId: Expected string length less or equal to 64',
+    commandId: 'c-tr',
+  });
+});
+
+test('the longest derived refund id (refund:credit:<64-character aggregateId>:<largest safe seq>) decodes as a RefundTransfer', () => {
+  const source = 's'.repeat(64);
+  const commandId = `refund:credit:${source}:${Number.MAX_SAFE_INTEGER}`;
+  assert.is(commandId, `refund:credit:${source}:9007199254740991`);
+  assert.is(commandId.length, 95);
+  const refund = cmd.refund(source, 't'.repeat(64), 100, 'account closed', 'x'.repeat(128), { commandId });
+  const decoded = decodeCommand(key(source), encodeCommand(refund));
+  assert.equal(decoded, { ok: true, value: refund });
+  assert.is(decoded.ok && decoded.value.type, 'RefundTransfer');
+});
+
+test.run();
