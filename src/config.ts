@@ -43,7 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       liveActorsPerPartitionMax: intFromEnv(env, 'LIVE_ACTORS_PER_PARTITION_MAX', 10_000, 1, 10_000_000),
       actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),
       actorReplyTimeoutMs: intFromEnv(env, 'ACTOR_REPLY_TIMEOUT_MS', 30_000, 100, 600_000),
-      partitionsConcurrently: intFromEnv(env, 'PROCESSOR_PARTITIONS_CONCURRENTLY', 4, 1, 1_000),
+      partitionsConcurrently: intFromEnv(env, 'PROCESSOR_PARTITIONS_CONCURRENTLY', 12, 1, 1_000),
       batchBytesMax: intFromEnv(env, 'BATCH_BYTES_MAX', 1024 * 1024, 1024, 64 * 1024 * 1024),
     },
   };

@@ -1,4 +1,5 @@
 // npm start [-- --roles api,...] : runs the chosen roles on the configured (or local) stack.
+import './kafka/kafkajs-patch.js'; // first: it must precede every import of kafkajs
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from './config.js';

@@ -1,5 +1,6 @@
 // The test run: starts the stack once (unless KAFKA_BROKERS / REDIS_URL are set), runs every
 // test file with uvu, stops the stack whatever happened, and ends with "N passed, N failed".
+import '../src/kafka/kafkajs-patch.js'; // first: it must precede every import of kafkajs
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Codec } from './codec.js';
+import { Codec, parseJson, type Decoded } from './codec.js';
 import type { TopicSpec } from './spec.js';
 
 /**
@@ -26,22 +26,62 @@ export const AccountState = Type.Union([
   }),
 ]);
 
-/** The outcome of a recent command, kept for idempotency. */
-const RecentOutcome = Type.Object({
-  commandId: Type.String(),
-  status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]),
-  version: Type.Integer(),
-  reason: Type.Optional(Type.String()),
+/** The outcome of a recent command, kept for idempotency (in memory). */
+export interface RecentOutcome {
+  commandId: string;
+  status: 'accepted' | 'rejected';
+  version: number;
+  reason?: string;
   /** When the broker appended the command (LogAppendTime of `commands`). */
-  receivedAtMs: Type.Number(),
-});
+  receivedAtMs: number;
+}
 
-export const AggregateSnapshot = Type.Object({
+export interface AggregateSnapshot {
+  version: number;
+  state: AccountState;
+  recent: RecentOutcome[];
+}
+
+/**
+ * On the wire (changelog and RocksDB) a recent outcome is a tuple, [commandId, version,
+ * receivedAtMs] or [commandId, version, receivedAtMs, rejectionReason]: the dedup list is most
+ * of a snapshot's bytes, and snapshots are most of what the processor writes.
+ */
+const WireOutcome = Type.Union([
+  Type.Tuple([Type.String(), Type.Integer(), Type.Number()]),
+  Type.Tuple([Type.String(), Type.Integer(), Type.Number(), Type.String()]),
+]);
+export const SnapshotWire = Type.Object({
   version: Type.Integer({ minimum: 0 }),
   state: AccountState,
-  recent: Type.Array(RecentOutcome),
+  recent: Type.Array(WireOutcome),
 });
-export type AggregateSnapshot = Static<typeof AggregateSnapshot>;
-export type RecentOutcome = Static<typeof RecentOutcome>;
-export const snapshotCodec = new Codec(AggregateSnapshot);
+const wireCodec = new Codec(SnapshotWire);
+
+export function encodeSnapshot({ version, state, recent }: AggregateSnapshot): Buffer {
+  const wire: Static<typeof SnapshotWire> = {
+    version,
+    state,
+    recent: recent.map((r) => (r.reason === undefined ? [r.commandId, r.version, r.receivedAtMs] : [r.commandId, r.version, r.receivedAtMs, r.reason])),
+  };
+  return Buffer.from(JSON.stringify(wire));
+}
+
+export function decodeSnapshot(bytes: Buffer): Decoded<AggregateSnapshot> {
+  const json = parseJson(bytes);
+  if (!json.ok) return json;
+  const checked = wireCodec.validate(json.value);
+  if (!checked.ok) return checked;
+  const { version, state, recent } = checked.value;
+  return {
+    ok: true,
+    value: {
+      version,
+      state,
+      recent: recent.map(([commandId, v, receivedAtMs, reason]) =>
+        reason === undefined ? { commandId, status: 'accepted', version: v, receivedAtMs } : { commandId, status: 'rejected', version: v, receivedAtMs, reason },
+      ),
+    },
+  };
+}
 export type AccountState = Static<typeof AccountState>;

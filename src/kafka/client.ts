@@ -1,3 +1,4 @@
+import './kafkajs-patch.js'; // before kafkajs loads
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import { logger, type Logger } from '../log.js';
 

@@ -4,7 +4,7 @@ import { dlqHeaders } from '../../topics/commands-dlq.js';
 import { encodeCommand, type Command } from '../../topics/commands.js';
 import type { CommandResult } from '../../topics/command-results.js';
 import type { EventEnvelope } from '../../topics/events.js';
-import type { AggregateSnapshot } from '../../topics/aggregates-changelog.js';
+import { encodeSnapshot, type AggregateSnapshot } from '../../topics/aggregates-changelog.js';
 
 /** Largest bytes per produce request: well under the broker's 1 MiB message.max.bytes per record batch. */
 export const produceChunkBytesMax = 512 * 1024;
@@ -49,7 +49,7 @@ export class BatchOutput {
   }
 
   snapshot(aggregateId: string, snapshot: AggregateSnapshot): void {
-    this.snapshots.set(aggregateId, Buffer.from(JSON.stringify(snapshot)));
+    this.snapshots.set(aggregateId, encodeSnapshot(snapshot));
   }
 
   /** The records, cut into produce requests of at most produceChunkBytesMax. */

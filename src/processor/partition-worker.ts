@@ -3,7 +3,7 @@ import type { Batch, KafkaMessage, Producer } from 'kafkajs';
 import { dispatch, spawn, stop, type Ref } from 'nact';
 import { spawnAccountActor, type HandleCommands, type HandledCommands } from '../../actors/account/actor.js';
 import { emptySnapshot } from '../../actors/account/host.js';
-import { restoreMarkerKey, snapshotCodec, type AggregateSnapshot } from '../../topics/aggregates-changelog.js';
+import { decodeSnapshot, restoreMarkerKey, type AggregateSnapshot } from '../../topics/aggregates-changelog.js';
 import { decodeCommand } from '../../topics/commands.js';
 import type { Topology } from '../../topics/index.js';
 import { logger } from '../log.js';
@@ -211,7 +211,7 @@ export class PartitionWorker {
   private async load(aggregateId: string): Promise<AggregateSnapshot> {
     const bytes = await this.store.get(snapshotKey(aggregateId));
     if (!bytes) return emptySnapshot;
-    const decoded = snapshotCodec.validate(JSON.parse(bytes.toString('utf8')));
+    const decoded = decodeSnapshot(bytes);
     if (!decoded.ok) throw new Error(`snapshot of ${aggregateId} in partition ${this.ctx.partition} is invalid: ${decoded.reason}`);
     return decoded.value;
   }

@@ -2,6 +2,7 @@
 // Preloads commands, then on the same data and broker measures: the processor (as its own
 // process), (a) the pipe ceiling: consume + transactional produce of as many records with no
 // processing, (b) a naive processor: eachMessage, decide, await produce, commit per message.
+import '../../src/kafka/kafkajs-patch.js'; // the pipe and the naive processor get the same kafkajs
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,7 +103,7 @@ async function runProcessor(kafka: Kafka, admin: Admin, brokers: string, topics:
   const before = await Promise.all(outputTopics.map((t) => sumEnd(admin, t)));
   const commandsBefore = await sumEnd(admin, topics.commands.name);
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-processor-'));
-  const child = spawn(process.execPath, [...cpuProfileArgs(), '--import', 'tsx', mainPath, '--roles', 'processor'], {
+  const child = spawn(process.execPath, [...cpuProfileArgs(), '--max-semi-space-size=64', '--import', 'tsx', mainPath, '--roles', 'processor'], {
     env: { ...process.env, KAFKA_BROKERS: brokers, REDIS_URL: 'redis://unused', APP_ID: appId, TOPIC_PREFIX: `${ns}.`, PARTITIONS: String(partitions), DATA_DIR: dataDir, HTTP_PORT: '0', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -159,7 +160,7 @@ async function runPipe(kafka: Kafka, admin: Admin, topics: Topology, ns: string,
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 4,
+    partitionsConsumedConcurrently: loadConfig().processor.partitionsConcurrently, // as the processor's
     eachBatch: async ({ batch, resolveOffset }) => {
       let producer = producers.get(batch.partition);
       if (!producer) producers.set(batch.partition, (producer = await connectTx(batch.partition)));
