@@ -58,11 +58,12 @@ export class PartitionWorker {
     this.parent = spawn(ctx.actorSystem as never, (state: unknown) => state, `p${ctx.partition}-${Date.now()}`) as Ref<unknown>;
   }
 
-  static async open(ctx: WorkerContext): Promise<PartitionWorker> {
+  /** heartbeat: the consumer's, called while restoring so a long restore keeps the group membership. */
+  static async open(ctx: WorkerContext, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
     const store = await RocksStore.open(join(ctx.dataDir, `p${ctx.partition}`));
     try {
       const worker = new PartitionWorker(ctx, store);
-      await worker.restore();
+      await worker.restore(heartbeat);
       worker.skipBelowOffset = await ctx.committedOffset();
       return worker;
     } catch (err) {
@@ -76,7 +77,7 @@ export class PartitionWorker {
    * marks that end: committing it proves that any earlier owner of this transactional id is
    * fenced (its open transaction aborted), so nothing can land after what we read.
    */
-  private async restore(): Promise<void> {
+  private async restore(heartbeat: () => Promise<void>): Promise<void> {
     const startedMs = Date.now();
     const { partition, topics, producer } = this.ctx;
     const fromOffset = BigInt((await this.store.get(changelogOffsetKey))?.toString() ?? '0');
@@ -100,6 +101,7 @@ export class PartitionWorker {
       }
       for (let i = 0; i < ops.length; i += restoreWriteBatchMax) await this.store.write(ops.slice(i, i + restoreWriteBatchMax));
       restored += ops.length;
+      await heartbeat();
     });
     await this.store.write([{ type: 'put', key: changelogOffsetKey, value: String(markerOffset + 1n) }]);
     metrics.restoreSeconds.observe((Date.now() - startedMs) / 1000);

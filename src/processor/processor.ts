@@ -61,7 +61,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     updateLiveActors();
   }
 
-  async function openWorker(partition: number): Promise<PartitionWorker> {
+  async function openWorker(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
     const producer = kafka.producer({
       transactionalId: `${appId}-processor-p${partition}`,
       idempotent: true,
@@ -81,7 +81,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         actorSystem,
         limits: options.limits,
         committedOffset: () => committedOffset(admin, groupId, topics.commands.name, partition),
-      });
+      }, heartbeat);
       workers.set(partition, { worker, producer });
       return worker;
     } catch (err) {
@@ -96,7 +96,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (!isRunning() || isStale() || batch.isEmpty()) return;
     const { partition } = batch;
     if (!assigned.has(partition)) throw new Error(`partition ${partition} is not assigned to this instance`);
-    const worker = workers.get(partition)?.worker ?? (await openWorker(partition));
+    const worker = workers.get(partition)?.worker ?? (await openWorker(partition, heartbeat));
     try {
       await worker.handle(batch, heartbeat);
     } catch (err) {
