@@ -8,13 +8,14 @@ import { ensureTopics } from './kafka/topics-admin.js';
 import { healthRoutes, type HealthCheck } from './http/health.js';
 import { metricsRoutes } from './http/metrics.js';
 import { startProcessor } from './processor/processor.js';
+import { startProjector } from './projector/projector.js';
 import { buildHttpServer } from './http/server.js';
 import { logger, setLogLevel } from './log.js';
 import { acquireStack } from './stack/index.js';
 import { topology } from '../topics/index.js';
 
 const log = logger('main');
-const allRoles = ['processor', 'api'] as const;
+const allRoles = ['processor', 'projector', 'api'] as const;
 type Role = (typeof allRoles)[number];
 const shutdownTimeoutMs = 30_000;
 
@@ -64,12 +65,16 @@ async function main(): Promise<void> {
     closers.push(() => processor.stop());
   }
 
-  if (roles.includes('api')) {
+  if (roles.includes('projector') || roles.includes('api')) {
     const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
     redis.on('error', (err: Error) => log.warn('redis error', { error: err.message }));
     await redis.connect();
     closers.push(() => redis.quit());
     checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
+    if (roles.includes('projector')) {
+      const projector = await startProjector({ kafka, redis, topics, appId: config.appId, ...config.processor });
+      closers.push(() => projector.stop());
+    }
   }
 
   // Every process serves /health and /metrics; the api role adds the ledger's routes.

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { Codec } from './codec.js';
 import { retention, type TopicSpec } from './spec.js';
 
 /** The outcome of every command (accepted, rejected, duplicate), keyed by aggregateId. */
@@ -18,3 +19,4 @@ export const CommandResult = Type.Object({
   version: Type.Optional(Type.Integer()),
 });
 export type CommandResult = Static<typeof CommandResult>;
+export const commandResultCodec = new Codec(CommandResult);

@@ -1,4 +1,5 @@
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { Codec } from './codec.js';
 import { retention, type TopicSpec } from './spec.js';
 
 /** The source of truth: kept forever, so read models and aggregates can be rebuilt from offset 0. */
@@ -40,3 +41,4 @@ export const EventEnvelope = Type.Intersect([
   AccountEvent,
 ]);
 export type EventEnvelope = Static<typeof EventEnvelope>;
+export const eventCodec = new Codec(EventEnvelope);

@@ -2,10 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Partitioners } from 'kafkajs';
-import { ensureTopics } from '../../src/kafka/topics-admin.js';
 import { RocksStore } from '../../src/store/rocks.js';
-import { topology, type Topology } from '../../topics/index.js';
 import type { CommandResult } from '../../topics/command-results.js';
 import type { EventEnvelope } from '../../topics/events.js';
 import type { AggregateSnapshot } from '../../topics/aggregates-changelog.js';
@@ -13,45 +10,7 @@ import { dlqHeaders } from '../../topics/commands-dlq.js';
 import { buildWorkload, type RawCommand, type Workload } from '../support/ledger-model.js';
 import { startRoles } from '../support/processes.js';
 import { TopicReader } from '../support/topic-reader.js';
-import { tempDir, testKafka, unique } from '../support/env.js';
-
-const partitions = 4;
-const kafka = testKafka('processor-test');
-
-interface Deployment {
-  readonly ns: string;
-  readonly topics: Topology;
-  readonly env: Record<string, string>;
-  readonly dataDir: string;
-}
-
-async function deployment(extraEnv: Record<string, string> = {}): Promise<Deployment> {
-  const ns = unique('p');
-  const appId = `app-${ns}`;
-  const topics = topology(appId, partitions, `${ns}.`);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, topics);
-  await admin.disconnect();
-  const dataDir = tempDir('processor');
-  const env = { APP_ID: appId, TOPIC_PREFIX: `${ns}.`, PARTITIONS: String(partitions), DATA_DIR: dataDir, ...extraEnv };
-  return { ns, topics, env, dataDir };
-}
-
-async function produce(topic: string, commands: RawCommand[], poison: Workload['poison'] = []): Promise<void> {
-  // Idempotent: kafkajs retries a whole multi-partition request when one partition fails, and
-  // without idempotence the partitions that had succeeded would get every command twice.
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  const messages = [
-    ...commands.map((c) => ({ key: c.aggregateId, value: JSON.stringify(c) })),
-    ...poison.map((p) => ({ key: p.key, value: p.value, headers: { 'x-trace': 'poison' } })),
-  ];
-  for (let i = 0; i < messages.length; i += 500) await producer.send({ topic, messages: messages.slice(i, i + 500) });
-  await producer.disconnect();
-}
-
-const expectedResultCount = (w: Workload) => [...w.results.values()].reduce((n, statuses) => n + statuses.length, 0);
+import { deployment, expectedResultCount, partitions, produce, type Deployment } from '../support/deployment.js';
 
 /** Every outcome the model predicts, nothing more, and money conserved. */
 function verify(reader: TopicReader, d: Deployment, w: Workload): void {
@@ -135,7 +94,7 @@ test('SIGKILL mid-stream, restart: every command took effect exactly once', asyn
 async function snapshots(d: Deployment): Promise<Map<string, AggregateSnapshot>> {
   const all = new Map<string, AggregateSnapshot>();
   for (let p = 0; p < partitions; p++) {
-    const store = await RocksStore.open(join(d.dataDir, d.env.APP_ID!, `p${p}`));
+    const store = await RocksStore.open(join(d.dataDir, d.appId, `p${p}`));
     for await (const [key, value] of store.entries('a:')) all.set(key.slice(2), JSON.parse(value.toString()) as AggregateSnapshot);
     await store.close();
   }

@@ -1,0 +1,104 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { dispatch, start, stop, type Ref } from 'nact';
+import { spawnProjector, type Project } from '../../actors/projections/actor.js';
+import { accountEventOp, applyAccountEventLua, commandResultOp, keys, type RedisOp } from '../../actors/projections/read-models.js';
+import { commandResultCodec, type CommandResult } from '../../topics/command-results.js';
+import { eventCodec, type EventEnvelope } from '../../topics/events.js';
+import { parseJson } from '../../topics/codec.js';
+import type { Topology } from '../../topics/index.js';
+import { logger } from '../log.js';
+import { produceChunkBytesMax } from '../processor/batch-output.js';
+import { projectorMetrics as metrics } from '../metrics.js';
+
+export interface ProjectorOptions {
+  readonly kafka: Kafka;
+  readonly redis: Redis;
+  readonly topics: Topology;
+  readonly appId: string;
+  readonly batchBytesMax: number;
+  readonly partitionsConcurrently: number;
+}
+
+export interface Projector {
+  stop(): Promise<void>;
+}
+
+/** Redis calls per pipeline: bounds the memory of one round trip. */
+export const pipelineOpsMax = 2_000;
+const log = logger('projector');
+
+/**
+ * The projector role: a consumer group on `events` and `command-results` (read_committed). Each
+ * batch goes to the projector actor of its read model, the Redis calls it returns run in
+ * pipelines, and the batch's offset is committed only after Redis acknowledged every call.
+ * Replays are harmless (see actors/projections/read-models.ts).
+ */
+export async function startProjector(options: ProjectorOptions): Promise<Projector> {
+  const { kafka, redis, topics, appId } = options;
+  const k = keys(appId);
+  redis.defineCommand('applyAccountEvent', { numberOfKeys: 3, lua: applyAccountEventLua });
+  const system = start() as Ref<unknown>;
+  const accounts = spawnProjector<EventEnvelope>(system, 'accounts', (event) => accountEventOp(k, event));
+  const results = spawnProjector<CommandResult>(system, 'command-results', (result) => commandResultOp(k, result));
+
+  const consumer: Consumer = kafka.consumer({
+    groupId: `${appId}-projector`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 50,
+    // At least two of the processor's produce chunks: a record batch larger than the fetch limit
+    // is returned only for the first partition of a fetch, so a smaller limit crawls.
+    maxBytesPerPartition: Math.max(options.batchBytesMax, 2 * produceChunkBytesMax),
+  });
+
+  async function eachBatch({ batch }: EachBatchPayload): Promise<void> {
+    if (batch.isEmpty()) return;
+    const startedMs = Date.now();
+    const ops =
+      batch.topic === topics.events.name
+        ? await ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic))
+        : await ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic));
+    for (let i = 0; i < ops.length; i += pipelineOpsMax) await runPipeline(redis, ops.slice(i, i + pipelineOpsMax));
+    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+    metrics.records.inc({ topic: batch.topic }, batch.messages.length);
+    metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topics.events.name, topics.commandResults.name], fromBeginning: true });
+  await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
+  return {
+    stop: async () => {
+      await consumer.disconnect();
+      stop(system as never);
+    },
+  };
+}
+
+function ask<T>(actor: Ref<Project<T>>, records: T[]): Promise<RedisOp[]> {
+  return new Promise((reply) => dispatch(actor, { records, reply }));
+}
+
+/** Our own topics: a record that does not decode is a bug upstream; it is logged and skipped. */
+function decodeAll<T>(messages: { value: Buffer | null; offset: string }[], validate: (v: unknown) => { ok: true; value: T } | { ok: false; reason: string }, topic: string): T[] {
+  const out: T[] = [];
+  for (const message of messages) {
+    const json = parseJson(message.value);
+    const decoded = json.ok ? validate(json.value) : json;
+    if (decoded.ok) out.push(decoded.value);
+    else {
+      metrics.invalid.inc({ topic });
+      log.error('skipping a record that does not decode', { topic, offset: message.offset, reason: decoded.reason });
+    }
+  }
+  return out;
+}
+
+async function runPipeline(redis: Redis, ops: RedisOp[]): Promise<void> {
+  const pipeline = redis.pipeline();
+  const calls = pipeline as unknown as Record<string, (...args: (string | number)[]) => unknown>;
+  for (const [name, ...args] of ops) calls[name]!(...args);
+  const replies = (await pipeline.exec()) ?? [];
+  const failed = replies.find(([err]) => err);
+  if (failed) throw failed[0];
+}

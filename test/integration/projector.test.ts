@@ -1,0 +1,114 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Redis } from 'ioredis';
+import { keys } from '../../actors/projections/read-models.js';
+import { buildWorkload, type Workload } from '../support/ledger-model.js';
+import { deployment, drained, produce, type Deployment } from '../support/deployment.js';
+import { startRoles, type RoleProcess } from '../support/processes.js';
+import { testEnv, testKafka } from '../support/env.js';
+
+const redis = new Redis(testEnv().redisUrl);
+const admin = testKafka('projector-test').admin();
+test.before(() => admin.connect());
+test.after(async () => {
+  await admin.disconnect();
+  redis.disconnect();
+});
+
+async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = 90_000, pollMs = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+const projectorDrained = (d: Deployment) => drained(admin, `${d.appId}-projector`, [d.topics.events.name, d.topics.commandResults.name]);
+const processorDrained = (d: Deployment) => drained(admin, `${d.appId}-processor`, [d.topics.commands.name]);
+
+/** Every key of the deployment with its value, TTLs aside: what "identical read models" means. */
+async function dump(appId: string): Promise<Map<string, unknown>> {
+  const all = new Map<string, unknown>();
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${appId}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of found) {
+      const type = await redis.type(key);
+      if (type === 'hash') all.set(key, await redis.hgetall(key));
+      else if (type === 'zset') all.set(key, await redis.zrange(key, '0', '-1', 'WITHSCORES'));
+      else all.set(key, await redis.get(key));
+    }
+  } while (cursor !== '0');
+  return new Map([...all].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The read models equal the model: views, history sizes, stats and command results. */
+async function verify(d: Deployment, w: Workload): Promise<void> {
+  const k = keys(d.appId);
+  let eur = 0;
+  for (const [id, version] of w.versions) {
+    const view = await redis.hgetall(k.account(id));
+    assert.is(Number(view.version), version, `version of ${id}`);
+    assert.is(Number(view.balance), w.balances.get(id), `balance of ${id}`);
+    assert.is(view.status, 'open');
+    assert.is(await redis.zcard(k.history(id)), version - 1, `history of ${id}: every money event once`);
+    if (view.currency === 'EUR') eur += Number(view.balance);
+  }
+  const stats = await redis.hgetall(k.stats);
+  assert.is(Number(stats['accounts:open']), w.versions.size, 'open accounts');
+  assert.is(Number(stats['balance:EUR']), eur, 'total EUR balance');
+  for (const [commandId, statuses] of w.results) {
+    const stored = JSON.parse((await redis.get(k.result(commandId))) ?? 'null') as { status: string } | null;
+    assert.is(stored?.status, statuses[0], `stored result of ${commandId} is its first outcome`);
+  }
+}
+
+test('read models equal the model; replaying every event again leaves them identical', async () => {
+  const d = await deployment();
+  const w = buildWorkload(d.ns, 3, { senders: 40, receivers: 30, refunders: 6, ops: 1500 });
+  await produce(d.topics.commands.name, w.commands, w.poison);
+  const roles: RoleProcess[] = [await startRoles('processor', d.env), await startRoles('projector', d.env)];
+  try {
+    await until('the processor', () => processorDrained(d));
+    await until('the projector', () => projectorDrained(d));
+    await verify(d, w);
+    await roles[1]!.stop();
+    const before = await dump(d.appId);
+    for (const topic of [d.topics.events.name, d.topics.commandResults.name]) {
+      await admin.resetOffsets({ groupId: `${d.appId}-projector`, topic, earliest: true });
+    }
+    assert.not.ok(await projectorDrained(d), 'offsets are back at 0');
+    roles[1] = await startRoles('projector', d.env);
+    await until('the replay', () => projectorDrained(d));
+    assert.equal(await dump(d.appId), before, 'identical after a full replay');
+  } finally {
+    for (const role of roles) await role.stop();
+  }
+});
+
+test('SIGKILL the projector mid-stream, restart: identical read models', async () => {
+  const d = await deployment();
+  const w = buildWorkload(d.ns, 4, { senders: 300, receivers: 200, refunders: 10, ops: 12000 });
+  await produce(d.topics.commands.name, w.commands, w.poison);
+  const processor = await startRoles('processor', d.env);
+  try {
+    await until('the processor', () => processorDrained(d));
+    const first = await startRoles('projector', d.env);
+    const k = keys(d.appId);
+    await until('some projected accounts', async () => Number((await redis.hget(k.stats, 'accounts:open')) ?? 0) > 20, 90_000, 10);
+    await first.kill();
+    assert.not.ok(await projectorDrained(d), 'killed before the end of the stream');
+    const second = await startRoles('projector', d.env);
+    try {
+      await until('the projector', () => projectorDrained(d));
+      await verify(d, w);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await processor.stop();
+  }
+});
+
+test.run();
