@@ -11,6 +11,8 @@ export interface Config {
   /** Prepended to every topic name; empty by default. */
   readonly topicPrefix: string;
   readonly logLevel: LogLevel;
+  /** Longest wait of GET /accounts/:id?minVersion and POST /commands?wait=true. */
+  readonly waitMaxMs: number;
   readonly processor: {
     readonly liveActorsPerPartitionMax: number;
     readonly actorIdleMs: number;
@@ -39,6 +41,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     partitions: intFromEnv(env, 'PARTITIONS', 12, 1, 1_000),
     topicPrefix: env.TOPIC_PREFIX ?? '',
     logLevel,
+    waitMaxMs: intFromEnv(env, 'WAIT_MAX_MS', 5_000, 0, 60_000),
     processor: {
       liveActorsPerPartitionMax: intFromEnv(env, 'LIVE_ACTORS_PER_PARTITION_MAX', 10_000, 1, 10_000_000),
       actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),

@@ -9,6 +9,12 @@ import { healthRoutes, type HealthCheck } from './http/health.js';
 import { metricsRoutes } from './http/metrics.js';
 import { startProcessor } from './processor/processor.js';
 import { startProjector } from './projector/projector.js';
+import { apiRoutes } from './http/api.js';
+import { VersionWaiter } from './http/version-waiter.js';
+import { ReadModels } from './redis/read-models.js';
+import { keys } from '../actors/projections/read-models.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { Partitioners } from 'kafkajs';
 import { buildHttpServer } from './http/server.js';
 import { logger, setLogLevel } from './log.js';
 import { acquireStack } from './stack/index.js';
@@ -65,8 +71,9 @@ async function main(): Promise<void> {
     closers.push(() => processor.stop());
   }
 
+  const routes: FastifyPluginAsync[] = [];
   if (roles.includes('projector') || roles.includes('api')) {
-    const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+    const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 5_000, lazyConnect: true });
     redis.on('error', (err: Error) => log.warn('redis error', { error: err.message }));
     await redis.connect();
     closers.push(() => redis.quit());
@@ -75,10 +82,23 @@ async function main(): Promise<void> {
       const projector = await startProjector({ kafka, redis, topics, appId: config.appId, ...config.processor });
       closers.push(() => projector.stop());
     }
+    if (roles.includes('api')) {
+      const subscriber = redis.duplicate();
+      subscriber.on('error', (err: Error) => log.warn('redis subscriber error', { error: err.message }));
+      closers.push(async () => subscriber.disconnect());
+      const k = keys(config.appId);
+      const waiter = new VersionWaiter(subscriber, k.updates);
+      await waiter.start();
+      // Idempotent, acks from all replicas: a retried send cannot duplicate a command.
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      closers.push(() => producer.disconnect());
+      routes.push(apiRoutes({ readModels: new ReadModels(redis, k), waiter, producer, commandsTopic: topics.commands.name, waitMaxMs: config.waitMaxMs }));
+    }
   }
 
   // Every process serves /health and /metrics; the api role adds the ledger's routes.
-  const http = buildHttpServer([healthRoutes(checks), metricsRoutes]);
+  const http = buildHttpServer([healthRoutes(checks), metricsRoutes, ...routes]);
   await http.listen({ port: config.httpPort, host: config.httpHost });
   closers.push(() => http.close());
   const address = http.server.address();

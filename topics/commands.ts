@@ -51,7 +51,9 @@ export type Command = Static<typeof Command>;
 export type CommandType = Command['type'];
 export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
 
-const codecs = new Map<string, Codec<TObject>>(commandSchemas.map((schema) => [schema.properties.type.const, new Codec(schema)]));
+const codecsOf = (schemas: readonly TObject[]) => new Map<string, Codec<TObject>>(schemas.map((schema) => [(schema.properties.type as unknown as { const: string }).const, new Codec(schema)]));
+const codecs = codecsOf(commandSchemas);
+const publicCodecs = codecsOf(publicCommandSchemas);
 
 export type DecodedCommand = { ok: true; value: Command } | { ok: false; reason: string; commandId?: string };
 
@@ -62,20 +64,28 @@ export type DecodedCommand = { ok: true; value: Command } | { ok: false; reason:
 export function decodeCommand(key: Buffer | null, value: Buffer | null): DecodedCommand {
   const json = parseJson(value);
   if (!json.ok) return json;
-  const raw = json.value as { type?: unknown; commandId?: unknown; aggregateId?: unknown } | null;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: '(root): expected an object' };
-  const commandId = typeof raw.commandId === 'string' && raw.commandId.length > 0 && raw.commandId.length <= 200 ? raw.commandId : undefined;
-  const codec = typeof raw.type === 'string' ? codecs.get(raw.type) : undefined;
-  if (!codec) return withId({ ok: false, reason: `type: unknown command type ${JSON.stringify(raw.type)}` }, commandId);
-  const checked = codec.validate(raw) as Decoded<Command>;
+  const checked = checkCommand(json.value, codecs);
+  if (checked.ok && key !== null && key.toString('utf8') !== checked.value.aggregateId) {
+    return withId({ ok: false, reason: 'aggregateId: does not match the record key (the key decides the partition)' }, checked.value.commandId);
+  }
+  return checked;
+}
+
+/** A command from a client (HTTP): only the public types. */
+export const checkPublicCommand = (value: unknown): DecodedCommand => checkCommand(value, publicCodecs);
+
+function checkCommand(raw: unknown, allowed: Map<string, Codec<TObject>>): DecodedCommand {
+  const obj = raw as { type?: unknown; commandId?: unknown } | null;
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return { ok: false, reason: '(root): expected an object' };
+  const commandId = typeof obj.commandId === 'string' && obj.commandId.length > 0 && obj.commandId.length <= 200 ? obj.commandId : undefined;
+  const codec = typeof obj.type === 'string' ? allowed.get(obj.type) : undefined;
+  if (!codec) return withId({ ok: false, reason: `type: unknown command type ${JSON.stringify(obj.type)}` }, commandId);
+  const checked = codec.validate(obj) as Decoded<Command>;
   if (!checked.ok) return withId(checked, commandId);
   const internal = checked.value.type === 'CreditTransfer' || checked.value.type === 'RefundTransfer';
   if (internal !== sagaCommandIdPattern.test(checked.value.commandId)) {
     const reason = internal ? 'commandId: saga commands have saga commandIds' : 'commandId: the prefixes "credit:" and "refund:" are reserved for the transfer saga';
     return withId({ ok: false, reason }, commandId);
-  }
-  if (key !== null && key.toString('utf8') !== checked.value.aggregateId) {
-    return withId({ ok: false, reason: 'aggregateId: does not match the record key (the key decides the partition)' }, commandId);
   }
   return checked;
 }

@@ -8,6 +8,8 @@ const startTimeoutMs = 60_000;
 export interface RoleProcess {
   readonly child: ChildProcess;
   readonly output: () => string;
+  /** The HTTP port it listens on (HTTP_PORT=0 lets the OS choose). */
+  readonly port: number;
   /** Graceful stop (SIGTERM), resolving when it exited. */
   stop(): Promise<void>;
   /** SIGKILL: a crash, with no chance to clean up. */
@@ -37,8 +39,10 @@ export async function startRoles(roles: string, env: Record<string, string>): Pr
       then();
     };
   });
+  const port = Number(/"msg":"http listening","port":(\d+)/.exec(output)?.[1]);
   return {
     child,
+    port,
     output: () => output,
     stop: async () => {
       child.kill('SIGTERM');

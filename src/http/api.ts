@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Producer } from 'kafkajs';
+import { CommandResult } from '../../topics/command-results.js';
+import { checkPublicCommand, encodeCommand } from '../../topics/commands.js';
+import type { ReadModels } from '../redis/read-models.js';
+import { dependency, problem, Problem } from './problem.js';
+import type { VersionWaiter } from './version-waiter.js';
+
+export interface ApiOptions {
+  readonly readModels: ReadModels;
+  readonly waiter: VersionWaiter;
+  readonly producer: Producer;
+  readonly commandsTopic: string;
+  /** Longest wait of GET /accounts/:id?minVersion and POST /commands?wait=true. */
+  readonly waitMaxMs: number;
+}
+
+export const historyPageSizeMax = 100;
+const resultPollMs = 25;
+
+const AccountId = Type.String({ minLength: 1, maxLength: 64 });
+const AccountView = Type.Object({
+  id: Type.String(),
+  ownerId: Type.String(),
+  currency: Type.String(),
+  balance: Type.Integer(),
+  status: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
+  version: Type.Integer(),
+  updatedAt: Type.String(),
+});
+const HistoryEntry = Type.Object({
+  seq: Type.Integer(),
+  type: Type.String(),
+  amount: Type.Integer(),
+  balance: Type.Integer(),
+  transferId: Type.Optional(Type.String()),
+  counterparty: Type.Optional(Type.String()),
+  commandId: Type.String(),
+  occurredAt: Type.String(),
+});
+const Accepted = Type.Object({ commandId: Type.String(), partition: Type.Integer(), offset: Type.String(), status: Type.Optional(Type.Literal('pending')) });
+
+export const apiRoutes =
+  (o: ApiOptions): FastifyPluginAsync =>
+  async (app) => {
+    const problems = { 400: Problem, 404: Problem, 409: Problem, 503: Problem };
+
+    app.get<{ Params: { id: string }; Querystring: { minVersion?: number } }>(
+      '/accounts/:id',
+      {
+        schema: {
+          params: Type.Object({ id: AccountId }),
+          querystring: Type.Object({ minVersion: Type.Optional(Type.Integer({ minimum: 0 })) }),
+          response: { 200: AccountView, ...problems },
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params;
+        const { minVersion } = req.query;
+        if (minVersion !== undefined) {
+          const reached = await dependency('redis', () => o.waiter.waitFor(id, minVersion, o.waitMaxMs, () => o.readModels.version(id)));
+          if (reached < minVersion) {
+            reply.header('retry-after', '1');
+            return problem(reply, 409, `the read model of ${id} is at version ${reached}, below minVersion ${minVersion} after ${o.waitMaxMs} ms`, { version: reached });
+          }
+        }
+        const view = await dependency('redis', () => o.readModels.account(id));
+        return view ?? problem(reply, 404, `no account ${id}`);
+      },
+    );
+
+    app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: number } }>(
+      '/accounts/:id/transactions',
+      {
+        schema: {
+          params: Type.Object({ id: AccountId }),
+          querystring: Type.Object({
+            limit: Type.Integer({ minimum: 1, maximum: historyPageSizeMax, default: 20 }),
+            cursor: Type.Optional(Type.Integer({ minimum: 1 })),
+          }),
+          response: { 200: Type.Object({ items: Type.Array(HistoryEntry), nextCursor: Type.Union([Type.Integer(), Type.Null()]) }), ...problems },
+        },
+      },
+      async (req) => dependency('redis', () => o.readModels.history(req.params.id, req.query.limit, req.query.cursor)),
+    );
+
+    app.get(
+      '/stats',
+      { schema: { response: { 200: Type.Object({ accounts: Type.Object({ open: Type.Integer(), closed: Type.Integer() }), balances: Type.Record(Type.String(), Type.Integer()) }), 503: Problem } } },
+      async () => dependency('redis', () => o.readModels.stats()),
+    );
+
+    app.get<{ Params: { commandId: string } }>(
+      '/commands/:commandId',
+      { schema: { params: Type.Object({ commandId: Type.String({ minLength: 1, maxLength: 200 }) }), response: { 200: CommandResult, ...problems } } },
+      async (req, reply) => (await dependency('redis', () => o.readModels.result(req.params.commandId))) ?? problem(reply, 404, `no result for ${req.params.commandId} (yet)`),
+    );
+
+    app.post<{ Body: Record<string, unknown>; Querystring: { wait?: boolean } }>(
+      '/commands',
+      {
+        schema: {
+          // The body is checked below by the commands topic's own codecs (one schema per message),
+          // which name the exact field; an anyOf over the command types could not.
+          body: Type.Object({}, { additionalProperties: true }),
+          querystring: Type.Object({ wait: Type.Optional(Type.Boolean()) }),
+          response: { 200: CommandResult, 202: Accepted, ...problems },
+        },
+      },
+      async (req, reply) => {
+        const candidate = { commandId: randomUUID(), issuedAt: new Date().toISOString(), ...req.body };
+        const checked = checkPublicCommand(candidate);
+        if (!checked.ok) {
+          const field = `body.${checked.reason.slice(0, checked.reason.indexOf(':'))}`;
+          return problem(reply, 400, `body.${checked.reason}`, { field });
+        }
+        const command = checked.value;
+        const [sent] = await dependency('kafka', () => o.producer.send({ topic: o.commandsTopic, messages: [{ key: command.aggregateId, value: encodeCommand(command) }] }));
+        const accepted = { commandId: command.commandId, partition: sent!.partition, offset: sent!.baseOffset ?? '' };
+        if (!req.query.wait) return reply.code(202).send(accepted);
+        const result = await dependency('redis', () => pollResult(o.readModels, command.commandId, o.waitMaxMs));
+        return result ? reply.code(200).send(result) : reply.code(202).send({ ...accepted, status: 'pending' as const });
+      },
+    );
+  };
+
+async function pollResult(readModels: ReadModels, commandId: string, waitMs: number): Promise<Static<typeof CommandResult> | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const result = await readModels.result(commandId);
+    if (result || Date.now() >= deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, resultPollMs));
+  }
+}

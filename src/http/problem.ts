@@ -1,0 +1,47 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+
+/** An RFC 9457 problem body: every error answer of the API has this shape. */
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  field: Type.Optional(Type.String()),
+  version: Type.Optional(Type.Integer()),
+});
+
+export class Unavailable extends Error {
+  readonly statusCode = 503;
+}
+
+/** A call to Redis or Kafka: its failure is the service being unavailable (503), not a bug (500). */
+export async function dependency<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new Unavailable(`${what} unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export function problem(reply: FastifyReply, status: number, detail: string, extra: { field?: string; version?: number } = {}) {
+  const titles: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 409: 'Read model behind', 413: 'Payload Too Large', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+  return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title: titles[status] ?? 'Error', status, detail, ...extra });
+}
+
+/** 400 naming the field for schema failures, 503 for Redis/Kafka, the status of other HTTP errors. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err.validation) {
+      const [first] = err.validation;
+      const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+      const path = `${first?.instancePath ?? ''}${missing ? `/${missing}` : ''}`.replaceAll('/', '.').replace(/^\./, '');
+      const field = `${err.validationContext ?? 'request'}${path ? `.${path}` : ''}`;
+      return problem(reply, 400, `${field} ${first?.message ?? 'is invalid'}`, { field });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 500 && !(err instanceof Unavailable)) reply.log?.error?.(err);
+    return problem(reply, status, status === 500 ? 'internal error' : err.message);
+  });
+}
+

@@ -1,0 +1,68 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Read-your-writes: resolves when an account's read model reaches a version. The projector
+ * publishes "<accountId> <version>" after each applied event; one subscriber connection per
+ * process wakes the waiters of that account. Waiters are bounded (waitersMax).
+ */
+export class VersionWaiter {
+  private readonly waiters = new Map<string, Set<(version: number) => void>>();
+  private count = 0;
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly channel: string,
+    readonly waitersMax = 10_000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.subscriber.on('message', (_channel: string, message: string) => {
+      const space = message.lastIndexOf(' ');
+      const listeners = this.waiters.get(message.slice(0, space));
+      if (listeners) for (const listener of listeners) listener(Number(message.slice(space + 1)));
+    });
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  /**
+   * Resolves with the version read once it is >= minVersion, or with the last version seen
+   * after timeoutMs. Throws when waitersMax waits are already pending.
+   */
+  async waitFor(id: string, minVersion: number, timeoutMs: number, readVersion: () => Promise<number>): Promise<number> {
+    if (this.count >= this.waitersMax) throw new Error(`more than ${this.waitersMax} reads are waiting`);
+    let listener: ((version: number) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let latest = 0;
+    // Listen first, then read: an update between the two cannot be missed.
+    const reached = new Promise<void>((resolve) => {
+      listener = (version) => {
+        latest = Math.max(latest, version);
+        if (version >= minVersion) resolve();
+      };
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    this.add(id, listener!);
+    try {
+      latest = Math.max(latest, await readVersion());
+      if (latest < minVersion) await reached;
+      return latest;
+    } finally {
+      clearTimeout(timer);
+      this.remove(id, listener!);
+    }
+  }
+
+  private add(id: string, listener: (version: number) => void): void {
+    let set = this.waiters.get(id);
+    if (!set) this.waiters.set(id, (set = new Set()));
+    set.add(listener);
+    this.count++;
+  }
+
+  private remove(id: string, listener: (version: number) => void): void {
+    const set = this.waiters.get(id);
+    set?.delete(listener);
+    if (set?.size === 0) this.waiters.delete(id);
+    this.count--;
+  }
+}

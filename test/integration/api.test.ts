@@ -1,0 +1,100 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { startRedis } from '../../src/stack/redis.js';
+import { stopPid } from '../../src/stack/process.js';
+import { deployment, produce } from '../support/deployment.js';
+import { startRoles, type RoleProcess } from '../support/processes.js';
+import { tempDir } from '../support/env.js';
+
+const issuedAt = '2026-01-01T00:00:00Z';
+
+async function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+test('commands by POST and by a raw Kafka producer; read-your-writes; views, history, stats, results', async () => {
+  const d = await deployment();
+  const roles: RoleProcess[] = [await startRoles('processor', d.env), await startRoles('projector', d.env), await startRoles('api', d.env)];
+  const port = roles[2]!.port;
+  try {
+    for (const id of ['acc-a', 'acc-b']) {
+      const opened = await call(port, 'POST', '/commands?wait=true', { commandId: `open-${id}`, type: 'OpenAccount', aggregateId: id, payload: { ownerId: 'ann', currency: 'EUR' } });
+      assert.equal(opened, { status: 200, json: { commandId: `open-${id}`, aggregateId: id, status: 'accepted', version: 1 } });
+    }
+    await produce(d.topics.commands.name, [{ commandId: 'dep-1', type: 'Deposit', aggregateId: 'acc-a', payload: { amount: 300 }, issuedAt }]);
+    const deposited = await call(port, 'GET', '/accounts/acc-a?minVersion=2');
+    assert.is(deposited.status, 200);
+    assert.equal([deposited.json.balance, deposited.json.version], [300, 2], 'the raw Kafka command is visible');
+
+    const transfer = await call(port, 'POST', '/commands', { commandId: 'tr-1', type: 'TransferMoney', aggregateId: 'acc-a', payload: { transferId: 't1', toAccountId: 'acc-b', amount: 120 } });
+    assert.is(transfer.status, 202);
+    assert.equal(Object.keys(transfer.json).sort(), ['commandId', 'offset', 'partition']);
+    const target = await call(port, 'GET', '/accounts/acc-b?minVersion=2');
+    assert.equal([target.status, target.json.balance, target.json.version], [200, 120, 2], 'read-your-writes on the saga credit');
+    const source = await call(port, 'GET', '/accounts/acc-a?minVersion=3');
+    assert.equal([source.json.balance, source.json.status, source.json.ownerId, source.json.currency], [180, 'open', 'ann', 'EUR']);
+
+    const page1 = await call(port, 'GET', '/accounts/acc-a/transactions?limit=1');
+    assert.equal(page1.json.items.map((e: { type: string; amount: number }) => [e.type, e.amount]), [['TransferDebited', -120]]);
+    assert.is(page1.json.nextCursor, 3);
+    const page2 = await call(port, 'GET', `/accounts/acc-a/transactions?limit=1&cursor=${page1.json.nextCursor}`);
+    assert.equal(page2.json.items.map((e: { type: string; amount: number }) => [e.type, e.amount]), [['MoneyDeposited', 300]]);
+    assert.is(page2.json.nextCursor, null);
+
+    assert.equal((await call(port, 'GET', '/stats')).json, { accounts: { open: 2, closed: 0 }, balances: { EUR: 300 } });
+    assert.equal((await call(port, 'GET', '/commands/tr-1')).json, { commandId: 'tr-1', aggregateId: 'acc-a', status: 'accepted', version: 3 });
+    const again = await call(port, 'POST', '/commands?wait=true', { commandId: 'dep-1', type: 'Deposit', aggregateId: 'acc-a', payload: { amount: 300 }, issuedAt });
+    assert.equal(again.json, { commandId: 'dep-1', aggregateId: 'acc-a', status: 'accepted', version: 2 }, 'a repeated command answers the original outcome');
+    assert.is((await call(port, 'GET', '/accounts/acc-a')).json.balance, 180, 'and changes nothing');
+  } finally {
+    for (const role of roles) await role.stop();
+  }
+});
+
+test('bad requests get 400 naming the field, unknown ids 404, a lagging read model 409 with its version', async () => {
+  const d = await deployment();
+  const api = await startRoles('api', { ...d.env, WAIT_MAX_MS: '300' });
+  try {
+    const bad = await call(api.port, 'POST', '/commands', { type: 'Deposit', aggregateId: 'acc-1', payload: { amount: 'ten' } });
+    assert.equal([bad.status, bad.json.field], [400, 'body.payload.amount']);
+    const internal = await call(api.port, 'POST', '/commands', { type: 'CreditTransfer', aggregateId: 'acc-1', payload: {} });
+    assert.equal([internal.status, internal.json.field], [400, 'body.type']);
+    const notJson = await call(api.port, 'POST', '/commands', '{"type":');
+    assert.is(notJson.status, 400);
+    const tooBig = await call(api.port, 'POST', '/commands', { type: 'Deposit', aggregateId: 'acc-1', payload: { amount: 1 }, pad: 'x'.repeat(100_000) });
+    assert.is(tooBig.status, 413);
+    const limit = await call(api.port, 'GET', '/accounts/acc-1/transactions?limit=101');
+    assert.equal([limit.status, limit.json.field], [400, 'querystring.limit']);
+    assert.is((await call(api.port, 'GET', '/accounts/nobody')).status, 404);
+    assert.is((await call(api.port, 'GET', '/commands/nothing')).status, 404);
+    const behind = await call(api.port, 'GET', '/accounts/nobody?minVersion=1');
+    assert.equal([behind.status, behind.json.version], [409, 0]);
+  } finally {
+    await api.stop();
+  }
+});
+
+test('Redis down: 503 and /health says so, and the process keeps running', async () => {
+  const d = await deployment();
+  const redis = await startRedis(join(tempDir('redis-down'), 'redis'));
+  const api = await startRoles('api', { ...d.env, REDIS_URL: redis.url });
+  try {
+    assert.is((await call(api.port, 'GET', '/accounts/acc-1')).status, 404);
+    await stopPid(redis.process.pid);
+    const down = await call(api.port, 'GET', '/accounts/acc-1');
+    assert.equal([down.status, down.json.title], [503, 'Service Unavailable']);
+    const health = await call(api.port, 'GET', '/health');
+    assert.equal([health.status, health.json.checks.redis.status], [503, 'down']);
+    assert.is(api.child.exitCode, null, 'still running');
+  } finally {
+    await api.stop();
+  }
+});
+
+test.run();
