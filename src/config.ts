@@ -13,6 +13,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Longest wait of GET /accounts/:id?minVersion and POST /commands?wait=true. */
   readonly waitMaxMs: number;
+  readonly accountCacheEntriesMax: number;
+  readonly rateLimit: { readonly requestsPerWindow: number; readonly windowMs: number };
   readonly processor: {
     readonly liveActorsPerPartitionMax: number;
     readonly actorIdleMs: number;
@@ -42,6 +44,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     topicPrefix: env.TOPIC_PREFIX ?? '',
     logLevel,
     waitMaxMs: intFromEnv(env, 'WAIT_MAX_MS', 5_000, 0, 60_000),
+    accountCacheEntriesMax: intFromEnv(env, 'ACCOUNT_CACHE_ENTRIES_MAX', 10_000, 1, 10_000_000),
+    rateLimit: {
+      requestsPerWindow: intFromEnv(env, 'RATE_LIMIT_REQUESTS', 1_000, 1, 100_000_000),
+      windowMs: intFromEnv(env, 'RATE_LIMIT_WINDOW_MS', 1_000, 100, 3_600_000),
+    },
     processor: {
       liveActorsPerPartitionMax: intFromEnv(env, 'LIVE_ACTORS_PER_PARTITION_MAX', 10_000, 1, 10_000_000),
       actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),

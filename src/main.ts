@@ -11,6 +11,7 @@ import { startProcessor } from './processor/processor.js';
 import { startProjector } from './projector/projector.js';
 import { apiRoutes } from './http/api.js';
 import { VersionWaiter } from './http/version-waiter.js';
+import { AccountCache } from './http/account-cache.js';
 import { ReadModels } from './redis/read-models.js';
 import { keys } from '../actors/projections/read-models.js';
 import type { FastifyPluginAsync } from 'fastify';
@@ -87,13 +88,24 @@ async function main(): Promise<void> {
       subscriber.on('error', (err: Error) => log.warn('redis subscriber error', { error: err.message }));
       closers.push(async () => subscriber.disconnect());
       const k = keys(config.appId);
-      const waiter = new VersionWaiter(subscriber, k.updates);
+      const cache = new AccountCache(config.accountCacheEntriesMax);
+      const waiter = new VersionWaiter(subscriber, k.updates, (id, version) => cache.notify(id, version));
       await waiter.start();
       // Idempotent, acks from all replicas: a retried send cannot duplicate a command.
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();
       closers.push(() => producer.disconnect());
-      routes.push(apiRoutes({ readModels: new ReadModels(redis, k), waiter, producer, commandsTopic: topics.commands.name, waitMaxMs: config.waitMaxMs }));
+      routes.push(
+        apiRoutes({
+          readModels: new ReadModels(redis, k),
+          waiter,
+          producer,
+          commandsTopic: topics.commands.name,
+          waitMaxMs: config.waitMaxMs,
+          cache,
+          rateLimit: { ...config.rateLimit, redis, keyPrefix: config.appId },
+        }),
+      );
     }
   }
 

@@ -52,3 +52,9 @@ export const projectorMetrics = {
   invalid: new Counter({ name: 'ledger_projector_invalid_records_total', help: 'Records skipped because they do not decode', labelNames: ['topic'] as const, registers: [registry] }),
   batchSeconds: new Histogram({ name: 'ledger_projector_batch_duration_seconds', help: 'Decode, project, Redis pipelines, offset commit', buckets: secondsBuckets, registers: [registry] }),
 };
+
+export const apiMetrics = {
+  cacheHits: new Counter({ name: 'ledger_api_account_cache_hits_total', help: 'GET /accounts/:id served from the in-process cache', registers: [registry] }),
+  cacheMisses: new Counter({ name: 'ledger_api_account_cache_misses_total', help: 'GET /accounts/:id read from Redis', registers: [registry] }),
+  rateLimited: new Counter({ name: 'ledger_api_rate_limited_total', help: 'POST /commands answered 429', registers: [registry] }),
+};

@@ -7,6 +7,10 @@ import { checkPublicCommand, encodeCommand } from '../../topics/commands.js';
 import type { ReadModels } from '../redis/read-models.js';
 import { dependency, problem, Problem } from './problem.js';
 import type { VersionWaiter } from './version-waiter.js';
+import type { AccountCache } from './account-cache.js';
+import { overLimit, type RateLimit } from './rate-limit.js';
+import type { Redis } from 'ioredis';
+import { apiMetrics } from '../metrics.js';
 
 export interface ApiOptions {
   readonly readModels: ReadModels;
@@ -15,6 +19,9 @@ export interface ApiOptions {
   readonly commandsTopic: string;
   /** Longest wait of GET /accounts/:id?minVersion and POST /commands?wait=true. */
   readonly waitMaxMs: number;
+  readonly cache: AccountCache;
+  /** Counts POST /commands per client. */
+  readonly rateLimit: RateLimit & { readonly redis: Redis; readonly keyPrefix: string };
 }
 
 export const historyPageSizeMax = 100;
@@ -59,6 +66,8 @@ export const apiRoutes =
       async (req, reply) => {
         const { id } = req.params;
         const { minVersion } = req.query;
+        const cached = o.cache.get(id, minVersion);
+        if (cached) return cached;
         if (minVersion !== undefined) {
           const reached = await dependency('redis', () => o.waiter.waitFor(id, minVersion, o.waitMaxMs, () => o.readModels.version(id)));
           if (reached < minVersion) {
@@ -67,7 +76,9 @@ export const apiRoutes =
           }
         }
         const view = await dependency('redis', () => o.readModels.account(id));
-        return view ?? problem(reply, 404, `no account ${id}`);
+        if (!view) return problem(reply, 404, `no account ${id}`);
+        o.cache.set(view);
+        return view;
       },
     );
 
@@ -106,10 +117,17 @@ export const apiRoutes =
           // which name the exact field; an anyOf over the command types could not.
           body: Type.Object({}, { additionalProperties: true }),
           querystring: Type.Object({ wait: Type.Optional(Type.Boolean()) }),
-          response: { 200: CommandResult, 202: Accepted, ...problems },
+          response: { 200: CommandResult, 202: Accepted, 429: Problem, ...problems },
         },
       },
       async (req, reply) => {
+        const { redis, keyPrefix } = o.rateLimit;
+        const retryAfterMs = await dependency('redis', () => overLimit(redis, keyPrefix, req.ip, o.rateLimit));
+        if (retryAfterMs !== undefined) {
+          apiMetrics.rateLimited.inc();
+          reply.header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+          return problem(reply, 429, `more than ${o.rateLimit.requestsPerWindow} commands in ${o.rateLimit.windowMs} ms from ${req.ip}`);
+        }
         const candidate = { commandId: randomUUID(), issuedAt: new Date().toISOString(), ...req.body };
         const checked = checkPublicCommand(candidate);
         if (!checked.ok) {

@@ -12,14 +12,18 @@ export class VersionWaiter {
   constructor(
     private readonly subscriber: Redis,
     private readonly channel: string,
+    /** Called for every update, e.g. to invalidate a cache. */
+    private readonly onUpdate: (id: string, version: number) => void = () => undefined,
     readonly waitersMax = 10_000,
   ) {}
 
   async start(): Promise<void> {
     this.subscriber.on('message', (_channel: string, message: string) => {
       const space = message.lastIndexOf(' ');
-      const listeners = this.waiters.get(message.slice(0, space));
-      if (listeners) for (const listener of listeners) listener(Number(message.slice(space + 1)));
+      const [id, version] = [message.slice(0, space), Number(message.slice(space + 1))];
+      this.onUpdate(id, version);
+      const listeners = this.waiters.get(id);
+      if (listeners) for (const listener of listeners) listener(version);
     });
     await this.subscriber.subscribe(this.channel);
   }

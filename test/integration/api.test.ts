@@ -9,13 +9,14 @@ import { tempDir } from '../support/env.js';
 
 const issuedAt = '2026-01-01T00:00:00Z';
 
-async function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+async function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: response.status, json: await response.json() };
+  const text = await response.text();
+  return { status: response.status, json: text.startsWith('{') ? JSON.parse(text) : text, headers: response.headers };
 }
 
 test('commands by POST and by a raw Kafka producer; read-your-writes; views, history, stats, results', async () => {
@@ -25,7 +26,7 @@ test('commands by POST and by a raw Kafka producer; read-your-writes; views, his
   try {
     for (const id of ['acc-a', 'acc-b']) {
       const opened = await call(port, 'POST', '/commands?wait=true', { commandId: `open-${id}`, type: 'OpenAccount', aggregateId: id, payload: { ownerId: 'ann', currency: 'EUR' } });
-      assert.equal(opened, { status: 200, json: { commandId: `open-${id}`, aggregateId: id, status: 'accepted', version: 1 } });
+      assert.equal({ status: opened.status, json: opened.json }, { status: 200, json: { commandId: `open-${id}`, aggregateId: id, status: 'accepted', version: 1 } });
     }
     await produce(d.topics.commands.name, [{ commandId: 'dep-1', type: 'Deposit', aggregateId: 'acc-a', payload: { amount: 300 }, issuedAt }]);
     const deposited = await call(port, 'GET', '/accounts/acc-a?minVersion=2');
@@ -92,6 +93,44 @@ test('Redis down: 503 and /health says so, and the process keeps running', async
     const health = await call(api.port, 'GET', '/health');
     assert.equal([health.status, health.json.checks.redis.status], [503, 'down']);
     assert.is(api.child.exitCode, null, 'still running');
+  } finally {
+    await api.stop();
+  }
+});
+
+const metric = async (port: number, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec((await call(port, 'GET', '/metrics')).json)?.[1] ?? NaN);
+
+test('the account cache serves repeated reads and never a view older than a newer write', async () => {
+  const d = await deployment();
+  const roles: RoleProcess[] = [await startRoles('processor', d.env), await startRoles('projector', d.env), await startRoles('api', d.env)];
+  const port = roles[2]!.port;
+  try {
+    await call(port, 'POST', '/commands?wait=true', { commandId: 'o', type: 'OpenAccount', aggregateId: 'acc-c', payload: { ownerId: 'ann', currency: 'EUR' } });
+    assert.is((await call(port, 'GET', '/accounts/acc-c?minVersion=1')).json.version, 1);
+    const hitsBefore = await metric(port, 'ledger_api_account_cache_hits_total');
+    for (let i = 0; i < 5; i++) assert.is((await call(port, 'GET', '/accounts/acc-c')).json.version, 1);
+    assert.is(await metric(port, 'ledger_api_account_cache_hits_total'), hitsBefore + 5, 'five hits');
+    const deposit = await call(port, 'POST', '/commands?wait=true', { commandId: 'd', type: 'Deposit', aggregateId: 'acc-c', payload: { amount: 7 } });
+    assert.is(deposit.json.version, 2);
+    const fresh = await call(port, 'GET', '/accounts/acc-c?minVersion=2');
+    assert.equal([fresh.json.version, fresh.json.balance], [2, 7], 'a cached version 1 is not served for minVersion 2');
+    assert.is((await call(port, 'GET', '/accounts/acc-c')).json.version, 2, 'the cache moved on');
+  } finally {
+    for (const role of roles) await role.stop();
+  }
+});
+
+test('POST /commands over the rate limit: 429 with Retry-After, counted in Redis', async () => {
+  const d = await deployment();
+  const api = await startRoles('api', { ...d.env, RATE_LIMIT_REQUESTS: '2', RATE_LIMIT_WINDOW_MS: '60000' });
+  try {
+    const send = (n: number) => call(api.port, 'POST', '/commands', { commandId: `r${n}`, type: 'Deposit', aggregateId: 'acc-r', payload: { amount: 1 } });
+    assert.equal([(await send(1)).status, (await send(2)).status], [202, 202]);
+    const limited = await send(3);
+    assert.is(limited.status, 429);
+    const retryAfterS = Number(limited.headers.get('retry-after'));
+    assert.ok(retryAfterS >= 1 && retryAfterS <= 60, `retry-after ${retryAfterS}`);
+    assert.is(await metric(api.port, 'ledger_api_rate_limited_total'), 1);
   } finally {
     await api.stop();
   }

@@ -1,0 +1,44 @@
+import type { AccountView } from '../redis/read-models.js';
+import { apiMetrics as metrics } from '../metrics.js';
+
+/**
+ * A bounded in-process cache of account views (least recently used evicted). The projector's
+ * notifications ("account X reached version N") invalidate older entries, and a view read
+ * before a notification it predates is not cached, so a hit is never older than the last
+ * notification this process received, nor than a minVersion the caller asks for.
+ */
+export class AccountCache {
+  private readonly entries = new Map<string, { view?: AccountView; notifiedVersion: number }>();
+
+  constructor(readonly entriesMax = 10_000) {}
+
+  get(id: string, minVersion = 0): AccountView | undefined {
+    const entry = this.entries.get(id);
+    const view = entry?.view;
+    if (!view || view.version < minVersion || view.version < entry.notifiedVersion) {
+      metrics.cacheMisses.inc();
+      return undefined;
+    }
+    this.touch(id, entry);
+    metrics.cacheHits.inc();
+    return view;
+  }
+
+  set(view: AccountView): void {
+    const entry = this.entries.get(view.id);
+    if (entry && (view.version < entry.notifiedVersion || (entry.view && view.version < entry.view.version))) return;
+    this.touch(view.id, { view, notifiedVersion: entry?.notifiedVersion ?? 0 });
+  }
+
+  /** The projector applied version `version` of account `id`. */
+  notify(id: string, version: number): void {
+    const entry = this.entries.get(id);
+    if (entry) entry.notifiedVersion = Math.max(entry.notifiedVersion, version);
+  }
+
+  private touch(id: string, entry: { view?: AccountView; notifiedVersion: number }): void {
+    this.entries.delete(id);
+    this.entries.set(id, entry);
+    if (this.entries.size > this.entriesMax) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
