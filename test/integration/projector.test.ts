@@ -1,5 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { keys } from '../../actors/projections/read-models.js';
 import { buildWorkload, type Workload } from '../support/ledger-model.js';
@@ -7,6 +9,7 @@ import { deployment, drained, produce, type Deployment } from '../support/deploy
 import { startRoles, type RoleProcess } from '../support/processes.js';
 import { testEnv, testKafka } from '../support/env.js';
 
+const rebuildPath = fileURLToPath(new URL('../../src/cli/rebuild.ts', import.meta.url));
 const redis = new Redis(testEnv().redisUrl);
 const admin = testKafka('projector-test').admin();
 test.before(() => admin.connect());
@@ -25,6 +28,20 @@ async function until(what: string, predicate: () => Promise<boolean>, timeoutMs 
 
 const projectorDrained = (d: Deployment) => drained(admin, `${d.appId}-projector`, [d.topics.events.name, d.topics.commandResults.name]);
 const processorDrained = (d: Deployment) => drained(admin, `${d.appId}-processor`, [d.topics.commands.name]);
+
+/** Runs `npm run rebuild` for the deployment; returns its stderr, asserting its exit code. */
+async function rebuild(d: Deployment, expectedCode: number): Promise<string> {
+  const { brokers, redisUrl } = testEnv();
+  const child = spawn(process.execPath, ['--import', 'tsx', rebuildPath], {
+    env: { ...process.env, ...d.env, KAFKA_BROKERS: brokers.join(','), REDIS_URL: redisUrl },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.is(code, expectedCode, stderr);
+  return stderr;
+}
 
 /** Every key of the deployment with its value, TTLs aside: what "identical read models" means. */
 async function dump(appId: string): Promise<Map<string, unknown>> {
@@ -82,6 +99,13 @@ test('read models equal the model; replaying every event again leaves them ident
     roles[1] = await startRoles('projector', d.env);
     await until('the replay', () => projectorDrained(d));
     assert.equal(await dump(d.appId), before, 'identical after a full replay');
+
+    // The rebuild command refuses while a projector runs, then wipes and rebuilds the same models.
+    assert.match(await rebuild(d, 1), /stop the projector role first/);
+    await roles[1]!.stop();
+    await redis.hset(keys(d.appId).stats, 'accounts:open', '999'); // damage it: the rebuild must not keep it
+    assert.match(await rebuild(d, 0), /rebuilt \d+ records/);
+    assert.equal(await dump(d.appId), before, 'identical after the rebuild');
   } finally {
     for (const role of roles) await role.stop();
   }
