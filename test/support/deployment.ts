@@ -6,7 +6,9 @@ import type { RawCommand, Workload } from './ledger-model.js';
 import { tempDir, testKafka, unique } from './env.js';
 
 export const partitions = 4;
-const kafka = testKafka('deployment');
+let client: ReturnType<typeof testKafka> | undefined;
+/** Created on first use: a benchmark sets the stack's env after importing this module. */
+const kafka = () => (client ??= testKafka('deployment'));
 
 /** A namespace of its own on the shared broker: topics, consumer groups, data dir, Redis keys. */
 export interface Deployment {
@@ -21,7 +23,7 @@ export async function deployment(extraEnv: Record<string, string> = {}): Promise
   const ns = unique('p');
   const appId = `app-${ns}`;
   const topics = topology(appId, partitions, `${ns}.`);
-  const admin = kafka.admin();
+  const admin = kafka().admin();
   await admin.connect();
   await ensureTopics(admin, topics);
   await admin.disconnect();
@@ -33,7 +35,7 @@ export async function deployment(extraEnv: Record<string, string> = {}): Promise
 export async function produce(topic: string, commands: RawCommand[], poison: Workload['poison'] = []): Promise<void> {
   // Idempotent: kafkajs retries a whole multi-partition request when one partition fails, and
   // without idempotence the partitions that had succeeded would get every command twice.
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const messages = [
     ...commands.map((c) => ({ key: c.aggregateId, value: JSON.stringify(c) })),

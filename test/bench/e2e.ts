@@ -1,0 +1,191 @@
+// npm run bench:e2e [-- --events 200000 --seconds 5]
+// (a) projector events/s into Redis vs raw ioredis pipelined writes of as many keys;
+// (b) command produced -> read model updated (the projector's notification, the moment a
+//     GET /accounts/:id sees it), p50/p99/max at offered loads of 1k, 5k, 10k commands/s;
+// (c) GET /accounts/:id requests/s and p99 under autocannon, cached and uncached, vs a bare
+//     fastify route. Each figure with its baseline measured in this run.
+import '../../src/kafka/kafkajs-patch.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { Partitioners, type Message } from 'kafkajs';
+import { keys } from '../../actors/projections/read-models.js';
+import { loadConfig } from '../../src/config.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { setLogLevel } from '../../src/log.js';
+import { acquireStack } from '../../src/stack/index.js';
+import { deployment, drained, type Deployment } from '../support/deployment.js';
+import { startRoles, type RoleProcess } from '../support/processes.js';
+
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '200000' }, seconds: { type: 'string', default: '5' } } });
+const eventsTotal = Number(args.events);
+const loadSeconds = Number(args.seconds);
+const offeredLoads = [1_000, 5_000, 10_000];
+const latencyAccounts = 2_000;
+const tickMs = 10;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+
+async function projectorThroughput(kafka: ReturnType<typeof createKafka>, redis: Redis): Promise<{ eventsPerS: number; ceilingPerS: number }> {
+  const d = await deployment();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const accounts = Math.max(1, Math.floor(eventsTotal / 10));
+  let chunk: Message[] = [];
+  for (let i = 0; i < eventsTotal; i++) {
+    const id = `acc-${i % accounts}`;
+    const seq = Math.floor(i / accounts) + 1;
+    const common = { eventId: `${id}:${seq}`, aggregateId: id, seq, commandId: `c${i}`, occurredAt: '2026-01-01T00:00:00Z' };
+    const event = seq === 1 ? { ...common, type: 'AccountOpened', payload: { ownerId: 'o', currency: 'EUR' } } : { ...common, type: 'MoneyDeposited', payload: { amount: 1, balance: seq - 1 } };
+    chunk.push({ key: id, value: JSON.stringify(event) });
+    if (chunk.length === 5_000) {
+      await producer.send({ topic: d.topics.events.name, messages: chunk });
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) await producer.send({ topic: d.topics.events.name, messages: chunk });
+  await producer.disconnect();
+
+  const admin = kafka.admin();
+  await admin.connect();
+  const projector = await startRoles('projector', d.env);
+  const startedMs = Date.now();
+  while (!(await drained(admin, `${d.appId}-projector`, [d.topics.events.name]))) await sleep(50);
+  const eventsPerS = eventsTotal / ((Date.now() - startedMs) / 1000);
+  await projector.stop();
+  await admin.disconnect();
+
+  // The ceiling: as many pipelined writes of hashes with the view's fields, same pipeline size.
+  const ceilingStartMs = Date.now();
+  for (let i = 0; i < eventsTotal; i += 2_000) {
+    const pipeline = redis.pipeline();
+    for (let j = i; j < Math.min(eventsTotal, i + 2_000); j++) {
+      pipeline.hset(`ceiling:{acc-${j % accounts}}`, 'id', `acc-${j}`, 'ownerId', 'o', 'currency', 'EUR', 'balance', j, 'status', 'open', 'version', j, 'updatedAt', '2026-01-01T00:00:00Z');
+    }
+    await pipeline.exec();
+  }
+  return { eventsPerS, ceilingPerS: eventsTotal / ((Date.now() - ceilingStartMs) / 1000) };
+}
+
+async function latencies(kafka: ReturnType<typeof createKafka>, redis: Redis, d: Deployment): Promise<Array<{ rate: number; p50: number; p99: number; max: number; seen: number; sent: number }>> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const pending = new Map<string, number>(); // "<id> <version>" -> sent at
+  const observed: number[] = [];
+  const subscriber = redis.duplicate();
+  subscriber.on('message', (_channel: string, message: string) => {
+    const sentMs = pending.get(message);
+    if (sentMs !== undefined) {
+      observed.push(performance.now() - sentMs);
+      pending.delete(message);
+    }
+  });
+  await subscriber.subscribe(keys(d.appId).updates);
+  const versions = new Map<string, number>();
+  const command = (id: string, type: string, payload: object, n: number): Message => ({ key: id, value: JSON.stringify({ commandId: `l${n}`, type, aggregateId: id, payload, issuedAt: new Date().toISOString() }) });
+  let n = 0;
+  const opens: Message[] = [];
+  for (let i = 0; i < latencyAccounts; i++) {
+    opens.push(command(`acc-${i}`, 'OpenAccount', { ownerId: 'o', currency: 'EUR' }, n++));
+    versions.set(`acc-${i}`, 1);
+  }
+  await producer.send({ topic: d.topics.commands.name, messages: opens });
+  await sleep(3_000);
+  const results = [];
+  for (const rate of offeredLoads) {
+    observed.length = 0;
+    pending.clear();
+    const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+    const endMs = Date.now() + loadSeconds * 1000;
+    let sent = 0;
+    for (let tick = 0; Date.now() < endMs; tick++) {
+      const tickStart = Date.now();
+      const messages: Message[] = [];
+      const sentAt = performance.now();
+      for (let j = 0; j < perTick; j++) {
+        const id = `acc-${(sent + j) % latencyAccounts}`;
+        const version = versions.get(id)! + 1;
+        versions.set(id, version);
+        pending.set(`${id} ${version}`, sentAt);
+        messages.push(command(id, 'Deposit', { amount: 1 }, n++));
+      }
+      await producer.send({ topic: d.topics.commands.name, messages });
+      sent += perTick;
+      await sleep(Math.max(0, tickMs - (Date.now() - tickStart)));
+    }
+    const settleDeadline = Date.now() + 10_000;
+    while (pending.size > 0 && Date.now() < settleDeadline) await sleep(50);
+    const sorted = [...observed].sort((a, b) => a - b);
+    results.push({ rate, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.at(-1) ?? NaN, seen: sorted.length, sent });
+  }
+  subscriber.disconnect();
+  await producer.disconnect();
+  return results;
+}
+
+async function reads(port: number, paths: string[]): Promise<{ perS: number; p99: number }> {
+  const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections: 50, duration: loadSeconds, requests: paths.map((path) => ({ method: 'GET', path })) });
+  return { perS: result.requests.average, p99: result.latency.p99 };
+}
+
+async function main(): Promise<void> {
+  setLogLevel('error');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
+  process.env.TEST_TMP_DIR = dir;
+  const stack = await acquireStack(join(dir, 'stack'), loadConfig());
+  process.env.KAFKA_BROKERS = stack.kafkaBrokers;
+  process.env.REDIS_URL = stack.redisUrl;
+  const roles: RoleProcess[] = [];
+  try {
+    const kafka = createKafka(stack.kafkaBrokers.split(','), 'bench-e2e');
+    const redis = new Redis(stack.redisUrl);
+
+    const a = await projectorThroughput(kafka, redis);
+    console.log(`(a) projector: ${Math.round(a.eventsPerS)} events/s; raw ioredis pipelined writes: ${Math.round(a.ceilingPerS)} keys/s; ratio ${(a.eventsPerS / a.ceilingPerS).toFixed(3)} (target >= 0.7)`);
+
+    const d = await deployment();
+    roles.push(await startRoles('processor', d.env), await startRoles('projector', d.env));
+    for (const r of await latencies(kafka, redis, d)) {
+      console.log(`(b) ${String(r.rate).padStart(5)} commands/s offered: p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (${r.seen}/${r.sent} seen)${r.rate === 5_000 ? '  (target p99 <= 100 ms)' : ''}`);
+    }
+
+    const cachedApi = await startRoles('api', d.env);
+    const uncachedApi = await startRoles('api', { ...d.env, ACCOUNT_CACHE_ENTRIES_MAX: '1' });
+    const bare = await startBare();
+    roles.push(cachedApi, uncachedApi, bare);
+    const bareRun = await reads(bare.port, ['/accounts/acc-0']);
+    const cached = await reads(cachedApi.port, ['/accounts/acc-0']);
+    const uncached = await reads(uncachedApi.port, ['/accounts/acc-0', '/accounts/acc-1']); // a cache of 1 entry: every read misses
+    console.log(`(c) bare fastify: ${Math.round(bareRun.perS)} req/s, p99 ${bareRun.p99} ms`);
+    console.log(`(c) cached:       ${Math.round(cached.perS)} req/s, p99 ${cached.p99} ms; ${(cached.perS / bareRun.perS).toFixed(3)} x bare (target >= 0.7)`);
+    console.log(`(c) uncached:     ${Math.round(uncached.perS)} req/s, p99 ${uncached.p99} ms; ${(uncached.perS / bareRun.perS).toFixed(3)} x bare`);
+    console.log(`bench process peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+    redis.disconnect();
+  } finally {
+    for (const role of roles) await role.stop();
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+
+async function startBare(): Promise<RoleProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./bare-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return { child, port: Number(/"port":(\d+)/.exec(line)?.[1]), output: () => line, stop, kill: stop };
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
