@@ -153,6 +153,13 @@ async function main(): Promise<void> {
     for (const r of await latencies(kafka, redis, d)) {
       console.log(`(b) ${String(r.rate).padStart(5)} commands/s offered: p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (${r.seen}/${r.sent} seen)${r.rate === 5_000 ? '  (target p99 <= 100 ms)' : ''}`);
     }
+    // Where the latency goes: mean durations from the roles' own histograms over the three runs.
+    const mean = async (role: RoleProcess, name: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${role.port}/metrics`)).text();
+      const get = (suffix: string) => Number(new RegExp(`^${name}_${suffix} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
+      return `${((get('sum') / get('count')) * 1000).toFixed(1)} ms over ${get('count')}`;
+    };
+    console.log(`(b) processor batch ${await mean(roles[0]!, 'ledger_processor_batch_duration_seconds')}, of which commit ${await mean(roles[0]!, 'ledger_processor_commit_duration_seconds')}; projector batch ${await mean(roles[1]!, 'ledger_projector_batch_duration_seconds')}`);
 
     const cachedApi = await startRoles('api', d.env);
     const uncachedApi = await startRoles('api', { ...d.env, ACCOUNT_CACHE_ENTRIES_MAX: '1' });
