@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     closers.push(() => redis.quit());
     checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
     if (roles.includes('projector')) {
-      const projector = await startProjector({ kafka, redis, topics, appId: config.appId, ...config.processor });
+      const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor });
       closers.push(() => projector.stop());
     }
     if (roles.includes('api')) {
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       closers.push(async () => subscriber.disconnect());
       const k = keys(config.appId);
       const cache = new AccountCache(config.accountCacheEntriesMax);
+      subscriber.on('ready', () => cache.clear()); // updates published while it was away were missed
       const waiter = new VersionWaiter(subscriber, k.updates, (id, version) => cache.notify(id, version));
       await waiter.start();
       // Idempotent, acks from all replicas: a retried send cannot duplicate a command.

@@ -13,7 +13,7 @@ export const aggregatesChangelogTopic = (appId: string, partitions: number, pref
   configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(60 * 60 * 1000) },
 });
 
-/** A key of this kind is a restore marker (see src/processor/restore.ts), not an aggregate. */
+/** A key of this kind is a restore marker (see PartitionWorker.restore), not an aggregate. */
 export const restoreMarkerKey = '\u0000restore-marker';
 
 export const AccountState = Type.Union([

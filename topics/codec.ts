@@ -24,10 +24,6 @@ export class Codec<S extends TSchema> {
     const field = error?.path ? error.path.slice(1).replaceAll('/', '.') : '(root)';
     return { ok: false, reason: `${field}: ${error?.message ?? 'invalid'}` };
   }
-
-  encode(value: Static<S>): Buffer {
-    return Buffer.from(JSON.stringify(value));
-  }
 }
 
 /** JSON.parse that reports instead of throwing. */

@@ -7,7 +7,8 @@ import { retention, type TopicSpec } from './spec.js';
 export const commandsDlqTopic = (partitions: number, prefix = ''): TopicSpec => ({
   name: `${prefix}commands-dlq`,
   partitions,
-  configs: retention.days(30),
+  // Room for a maximal command (1 MiB by default) plus the headers the DLQ adds.
+  configs: { ...retention.days(30), 'max.message.bytes': String(2 * 1024 * 1024) },
 });
 
 export const dlqHeaders = {

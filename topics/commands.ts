@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { Codec, parseJson, type Decoded } from './codec.js';
 import { retention, type TopicSpec } from './spec.js';
@@ -45,7 +46,6 @@ export const publicCommandSchemas = [OpenAccount, Deposit, Withdraw, TransferMon
 export const sagaCommandIdPattern = /^(credit|refund):/;
 const commandSchemas = [...publicCommandSchemas, CreditTransfer, RefundTransfer] as const;
 
-export const PublicCommand = Type.Union([...publicCommandSchemas]);
 export const Command = Type.Union([...commandSchemas]);
 export type Command = Static<typeof Command>;
 export type CommandType = Command['type'];
@@ -61,15 +61,27 @@ export type DecodedCommand = { ok: true; value: Command } | { ok: false; reason:
  * Decodes a record of the commands topic. The reason names the field that failed; the
  * commandId is kept where it can be read, so the client gets a rejected result.
  */
-export function decodeCommand(key: Buffer | null, value: Buffer | null): DecodedCommand {
+export function decodeCommand(key: Buffer | null, value: Buffer | null, partition?: number, partitionCount?: number): DecodedCommand {
   const json = parseJson(value);
   if (!json.ok) return json;
   const checked = checkCommand(json.value, codecs);
-  if (checked.ok && key !== null && key.toString('utf8') !== checked.value.aggregateId) {
-    return withId({ ok: false, reason: 'aggregateId: does not match the record key (the key decides the partition)' }, checked.value.commandId);
+  if (!checked.ok) return checked;
+  if (key === null || key.toString('utf8') !== checked.value.aggregateId) {
+    return withId({ ok: false, reason: 'key: must be the aggregateId (the key decides the partition)' }, checked.value.commandId);
+  }
+  // One partition, so one worker, per account: a command on any other partition would give the
+  // account a second, diverging state. Clients must use the murmur2 partitioner (Java's and
+  // kafkajs's default; librdkafka: partitioner=murmur2_random).
+  if (partition !== undefined && partitionCount !== undefined && murmur2Partition(key, partitionCount) !== partition) {
+    return withId({ ok: false, reason: `key: hashes to partition ${murmur2Partition(key, partitionCount)}, not ${partition} (use the murmur2 partitioner)` }, checked.value.commandId);
   }
   return checked;
 }
+
+const requireCjs = createRequire(import.meta.url);
+const murmur2 = requireCjs('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
+/** The partition Java's (and kafkajs's) default partitioner picks for a key. */
+export const murmur2Partition = (key: Buffer, partitionCount: number): number => (murmur2(key) & 0x7fffffff) % partitionCount;
 
 /** A command from a client (HTTP): only the public types. */
 export const checkPublicCommand = (value: unknown): DecodedCommand => checkCommand(value, publicCodecs);

@@ -35,7 +35,7 @@ export const EventEnvelope = Type.Intersect([
     aggregateId: Id,
     /** The aggregate's version after this event: 1, 2, 3... with no gaps. */
     seq: Type.Integer({ minimum: 1 }),
-    commandId: Id,
+    commandId: Type.String({ minLength: 1, maxLength: 200 }),
     occurredAt: Type.String({ format: 'date-time' }),
   }),
   AccountEvent,

@@ -5,7 +5,7 @@ import type { CommandResult } from '../../topics/command-results.js';
 import type { Command } from '../../topics/commands.js';
 import type { EventEnvelope } from '../../topics/events.js';
 import { followUps } from '../transfer/saga.js';
-import { decide, evolve, initialState, type Decision } from './decider.js';
+import { decide, evolve, initialState, rejections, type Decision } from './decider.js';
 
 /**
  * Idempotency window: a commandId is recognised for 24 h among the aggregate's last 100 commands.
@@ -42,7 +42,10 @@ export function handleCommand(snapshot: AggregateSnapshot, command: Command, rec
   } catch (err) {
     const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
     const result: CommandResult = { commandId, aggregateId, status: 'rejected', reason: internalErrorReason, version: snapshot.version };
-    return { snapshot, outcome: { result, events: [], followUps: [], error } };
+    // A credit that cannot be decided is a credit not made: the saga refunds the source, or the
+    // money it already debited would be lost.
+    const refund = command.type === 'CreditTransfer' ? followUps(command, { ok: false, reason: rejections.unknownAccount }, snapshot.version) : [];
+    return { snapshot, outcome: { result, events: [], followUps: refund, error } };
   }
   const events: EventEnvelope[] = decision.ok
     ? decision.events.map((event, i) => {

@@ -20,6 +20,8 @@ export function keys(appId: string) {
     result: (commandId: string) => `${appId}:result:${commandId}`,
     /** Pub/sub: "<accountId> <version>" after each applied event (cache invalidation, minVersion). */
     updates: `${appId}:account-updates`,
+    /** Present while Redis holds this app's read models (see src/projector/projector.ts). */
+    marker: `${appId}:projector-marker`,
   };
 }
 export type Keys = ReturnType<typeof keys>;
@@ -43,6 +45,7 @@ export const applyAccountEventLua = `
 local seq = tonumber(ARGV[1])
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if seq <= version then return 0 end
+if seq ~= version + 1 then return redis.error_reply('event ' .. ARGV[3] .. ':' .. seq .. ' after version ' .. version .. ': a gap') end
 local kind = ARGV[2]
 if kind == 'AccountOpened' then
   redis.call('HSET', KEYS[1], 'id', ARGV[3], 'ownerId', ARGV[4], 'currency', ARGV[5], 'balance', '0', 'status', 'open')
@@ -111,5 +114,6 @@ function historyEntry(event: EventEnvelope): HistoryEntry | undefined {
  */
 export function commandResultOp(k: Keys, result: CommandResult): RedisOp {
   const args = [k.result(result.commandId), JSON.stringify(result), 'EX', resultTtlS] as const;
-  return result.status === 'duplicate' ? ['set', ...args, 'NX'] : ['set', ...args];
+  // A duplicate, or a record that did not decode (no version), must not replace a real outcome.
+  return result.status === 'duplicate' || result.version === undefined ? ['set', ...args, 'NX'] : ['set', ...args];
 }

@@ -9,7 +9,7 @@ import { createKafka } from '../kafka/client.js';
 import { retriable } from '../kafka/retry.js';
 import { setLogLevel } from '../log.js';
 import { startProjector } from '../projector/projector.js';
-import { acquireStack } from '../stack/index.js';
+import { acquireStack, runningStack } from '../stack/index.js';
 import { topology } from '../../topics/index.js';
 
 const progressEveryMs = 500;
@@ -18,7 +18,11 @@ const barWidth = 30;
 async function main(): Promise<void> {
   const config = loadConfig();
   setLogLevel('warn');
-  const stack = await acquireStack(join(config.dataDir, 'stack'), config);
+  const stackDir = join(config.dataDir, 'stack');
+  if ((!config.kafkaBrokers || !config.redisUrl) && !runningStack(stackDir)) {
+    throw new Error('no stack to rebuild: set KAFKA_BROKERS and REDIS_URL, or start one with `npm run stack -- up`');
+  }
+  const stack = await acquireStack(stackDir, config);
   const kafka = createKafka(stack.kafkaBrokers.split(','), `${config.appId}-rebuild`);
   const admin = kafka.admin();
   const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1 });
@@ -33,7 +37,7 @@ async function main(): Promise<void> {
     for (const topic of sources) await retriable(() => admin.resetOffsets({ groupId, topic, earliest: true }));
     console.error(`wiped ${wiped} keys; projecting ${sources.join(' and ')} from offset 0`);
     const total = await sumEnds(admin, sources);
-    const projector = await startProjector({ kafka, redis, topics, appId: config.appId, ...config.processor });
+    const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor });
     const startedMs = Date.now();
     for (;;) {
       const done = await sumCommitted(admin, groupId, sources);

@@ -24,6 +24,16 @@ export class AccountCache {
     return view;
   }
 
+  /** Call before reading Redis: a notification that arrives during the read is then kept. */
+  expect(id: string): void {
+    if (!this.entries.has(id)) this.touch(id, { notifiedVersion: 0 });
+  }
+
+  /** Notifications may have been missed (the subscriber reconnected): forget everything. */
+  clear(): void {
+    this.entries.clear();
+  }
+
   set(view: AccountView): void {
     const entry = this.entries.get(view.id);
     if (entry && (view.version < entry.notifiedVersion || (entry.view && view.version < entry.view.version))) return;

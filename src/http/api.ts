@@ -75,6 +75,7 @@ export const apiRoutes =
             return problem(reply, 409, `the read model of ${id} is at version ${reached}, below minVersion ${minVersion} after ${o.waitMaxMs} ms`, { version: reached });
           }
         }
+        o.cache.expect(id);
         const view = await dependency('redis', () => o.readModels.account(id));
         if (!view) return problem(reply, 404, `no account ${id}`);
         o.cache.set(view);
@@ -138,16 +139,17 @@ export const apiRoutes =
         const [sent] = await dependency('kafka', () => o.producer.send({ topic: o.commandsTopic, messages: [{ key: command.aggregateId, value: encodeCommand(command) }] }));
         const accepted = { commandId: command.commandId, partition: sent!.partition, offset: sent!.baseOffset ?? '' };
         if (!req.query.wait) return reply.code(202).send(accepted);
-        const result = await dependency('redis', () => pollResult(o.readModels, command.commandId, o.waitMaxMs));
+        const result = await dependency('redis', () => pollResult(o.readModels, command.commandId, command.aggregateId, o.waitMaxMs));
         return result ? reply.code(200).send(result) : reply.code(202).send({ ...accepted, status: 'pending' as const });
       },
     );
   };
 
-async function pollResult(readModels: ReadModels, commandId: string, waitMs: number): Promise<Static<typeof CommandResult> | undefined> {
+async function pollResult(readModels: ReadModels, commandId: string, aggregateId: string, waitMs: number): Promise<Static<typeof CommandResult> | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const result = await readModels.result(commandId);
+    const found = await readModels.result(commandId);
+    const result = found?.aggregateId === aggregateId ? found : undefined; // commandIds are unique per account only
     if (result || Date.now() >= deadline) return result;
     await new Promise((resolve) => setTimeout(resolve, resultPollMs));
   }

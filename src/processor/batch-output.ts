@@ -68,7 +68,8 @@ export class BatchOutput {
     let bytes = 0;
     for (const [topic, messages] of all) {
       for (const message of messages) {
-        if (bytes >= produceChunkBytesMax) {
+        const size = sizeOf(message.key) + sizeOf(message.value) + headersSize(message.headers) + recordOverheadBytes;
+        if (bytes > 0 && bytes + size > produceChunkBytesMax) {
           chunks.push(toTopicMessages(current));
           current = new Map();
           bytes = 0;
@@ -76,7 +77,7 @@ export class BatchOutput {
         let list = current.get(topic);
         if (!list) current.set(topic, (list = []));
         list.push(message);
-        bytes += sizeOf(message.key) + sizeOf(message.value) + recordOverheadBytes;
+        bytes += size;
       }
     }
     if (current.size > 0) chunks.push(toTopicMessages(current));
@@ -84,6 +85,8 @@ export class BatchOutput {
   }
 }
 
-const sizeOf = (value: Buffer | string | null | undefined): number => (value == null ? 0 : typeof value === 'string' ? value.length : value.byteLength);
+const sizeOf = (value: Buffer | string | null | undefined): number => (value == null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength);
+const headersSize = (headers: Message['headers']): number =>
+  Object.entries(headers ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + (Array.isArray(v) ? v.reduce((m: number, x) => m + sizeOf(x as Buffer | string), 0) : sizeOf(v as Buffer | string | undefined)), 0);
 
 const toTopicMessages = (byTopic: Map<string, Message[]>): TopicMessages[] => [...byTopic].map(([topic, messages]) => ({ topic, messages }));

@@ -23,6 +23,8 @@ export interface ProcessorLimits {
 
 export interface WorkerContext {
   readonly partition: number;
+  /** Of `commands`: a command's key must hash (murmur2) to the partition it arrived on. */
+  readonly partitionCount: number;
   readonly topics: Topology;
   readonly groupId: string;
   readonly dataDir: string;
@@ -118,7 +120,7 @@ export class PartitionWorker {
 
     for (const message of batch.messages) {
       if (BigInt(message.offset) < this.skipBelowOffset) continue;
-      const decoded = decodeCommand(message.key, message.value);
+      const decoded = decodeCommand(message.key, message.value, this.ctx.partition, this.ctx.partitionCount);
       if (!decoded.ok) {
         out.deadLetter(message, decoded.reason);
         metrics.dlqRecords.inc({ kind: 'invalid' });
@@ -179,7 +181,9 @@ export class PartitionWorker {
         const written = topicMessages.find((t) => t.topic === topics.changelog.name)?.messages.length ?? 0;
         if (changelog && written > 0) nextChangelogOffset = BigInt(changelog.baseOffset!) + BigInt(written);
       }
-      const offset = (BigInt(batch.lastOffset()) + 1n).toString();
+      // Never below what a fenced previous owner already committed (skipBelowOffset).
+      const next = BigInt(batch.lastOffset()) + 1n;
+      const offset = (next > this.skipBelowOffset ? next : this.skipBelowOffset).toString();
       await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: topics.commands.name, partitions: [{ partition, offset }] }] });
       await tx.commit();
     } catch (err) {

@@ -24,8 +24,6 @@ export interface ProcessorOptions {
 
 export interface Processor {
   stop(): Promise<void>;
-  /** Partitions assigned and restored, for /health. */
-  readyPartitions(): number[];
 }
 
 const log = logger('processor');
@@ -77,6 +75,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     try {
       const worker = await PartitionWorker.open({
         partition,
+        partitionCount: await partitionCount(),
         topics,
         groupId,
         dataDir: join(options.dataDir, appId),
@@ -93,6 +92,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       throw err;
     }
   }
+
+  let partitions: number | undefined;
+  const partitionCount = async () => (partitions ??= (await retriable(() => admin.fetchTopicMetadata({ topics: [topics.commands.name] }))).topics[0]!.partitions.length);
 
   const updateLiveActors = () => metrics.liveActors.set([...workers.values()].reduce((n, { worker }) => n + worker.liveActors, 0));
 
@@ -129,7 +131,6 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   });
 
   return {
-    readyPartitions: () => [...workers.keys()].sort((a, b) => a - b),
     stop: async () => {
       await consumer.disconnect();
       await reader.stop().catch(() => undefined);

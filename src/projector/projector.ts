@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { dispatch, start, stop, type Ref } from 'nact';
 import { spawnProjector, type Project } from '../../actors/projections/actor.js';
@@ -13,6 +13,7 @@ import { projectorMetrics as metrics } from '../metrics.js';
 
 export interface ProjectorOptions {
   readonly kafka: Kafka;
+  readonly admin: Admin;
   readonly redis: Redis;
   readonly topics: Topology;
   readonly appId: string;
@@ -59,14 +60,16 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         ? await ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic))
         : await ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic));
     for (let i = 0; i < ops.length; i += pipelineOpsMax) await runPipeline(redis, ops.slice(i, i + pipelineOpsMax));
-    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
     metrics.records.inc({ topic: batch.topic }, batch.messages.length);
     metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
   }
 
+  await rebuildIfRedisLost(options, `${appId}-projector`, k.marker);
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.events.name, topics.commandResults.name], fromBeginning: true });
-  await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
+  // eachBatch resolves the batch only after Redis acknowledged it; autoCommitThreshold 1 commits
+  // after every batch, including those kafkajs resolves itself (only transaction markers).
+  await consumer.run({ autoCommit: true, autoCommitThreshold: 1, eachBatchAutoResolve: true, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
   return {
     stop: async () => {
       await consumer.disconnect();
@@ -101,4 +104,23 @@ async function runPipeline(redis: Redis, ops: RedisOp[]): Promise<void> {
   const replies = (await pipeline.exec()) ?? [];
   const failed = replies.find(([err]) => err);
   if (failed) throw failed[0];
+}
+
+/**
+ * The read models live in Redis, the projector's offsets in Kafka. A Redis that lost its data
+ * (the local stack keeps none on disk) would otherwise resume at the old offsets with empty
+ * models. A marker key tells: when it is missing, project again from offset 0.
+ */
+async function rebuildIfRedisLost({ admin, redis, topics }: ProjectorOptions, groupId: string, marker: string): Promise<void> {
+  const fresh = await redis.set(marker, '1', 'NX');
+  if (fresh !== 'OK') return;
+  for (const topic of [topics.events.name, topics.commandResults.name]) {
+    try {
+      await admin.resetOffsets({ groupId, topic, earliest: true });
+    } catch (err) {
+      log.warn('could not reset the projector offsets for a fresh Redis (is another projector running?)', { topic, error: String(err) });
+      return;
+    }
+  }
+  log.info('no read models in Redis: projecting from offset 0');
 }

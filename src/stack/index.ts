@@ -63,16 +63,38 @@ export async function stackUp(dir: string): Promise<StackState> {
 }
 
 export async function stackDown(dir: string): Promise<boolean> {
-  if (!existsSync(stateFile(dir))) return false;
-  const state = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as StackState;
-  await Promise.all([stopPid(state.kafka.pid), stopPid(state.redis.pid)]);
+  const state = readState(dir);
+  if (!state) return false;
+  // A pid from the file may have been reused by another process since: signal only ours.
+  await Promise.all([
+    isServer(state.kafka.pid, 'kafka.Kafka') ? stopPid(state.kafka.pid) : undefined,
+    isServer(state.redis.pid, 'redis-server') ? stopPid(state.redis.pid) : undefined,
+  ]);
   rmSync(stateFile(dir));
   return true;
 }
 
 /** The background stack in dir, if both its servers are still alive. */
 export function runningStack(dir: string): StackState | undefined {
+  const state = readState(dir);
+  return state && isServer(state.kafka.pid, 'kafka.Kafka') && isServer(state.redis.pid, 'redis-server') ? state : undefined;
+}
+
+function readState(dir: string): StackState | undefined {
   if (!existsSync(stateFile(dir))) return undefined;
-  const state = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as StackState;
-  return isAlive(state.kafka.pid) && isAlive(state.redis.pid) ? state : undefined;
+  try {
+    return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as StackState;
+  } catch {
+    return undefined; // unreadable: treat as no stack
+  }
+}
+
+/** The pid runs and its command line names the server (Linux /proc). */
+function isServer(pid: number, marker: string): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+  } catch {
+    return true; // no /proc: trust the pid
+  }
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort } from './ports.js';
-import { spawnServer, waitUntil, type ServerProcess } from './process.js';
+import { spawnServer, stopPid, waitUntil, type ServerProcess } from './process.js';
 
 const run = promisify(execFile);
 const pomPath = fileURLToPath(new URL('./kafka-pom.xml', import.meta.url));
@@ -104,8 +104,13 @@ export async function startKafka(dir: string, detached = false): Promise<KafkaSe
   const exitedEarly = server.exited.then((code) => {
     throw new Error(`Kafka exited with code ${code} while starting; see ${join(dir, 'server.log')}`);
   });
-  await Promise.race([waitForBroker(brokers), exitedEarly]);
   exitedEarly.catch(() => undefined);
+  try {
+    await Promise.race([waitForBroker(brokers), exitedEarly]);
+  } catch (err) {
+    await stopPid(server.pid); // never leave a broker that failed to start behind
+    throw err;
+  }
   return { brokers, process: server };
 }
 

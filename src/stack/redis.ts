@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
-import { spawnServer, waitUntil, type ServerProcess } from './process.js';
+import { spawnServer, stopPid, waitUntil, type ServerProcess } from './process.js';
 
 const redisReadyTimeoutMs = 15_000;
 
@@ -18,7 +18,10 @@ export async function startRedis(dir: string, detached = false): Promise<RedisSe
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   const server = spawnServer('redis-server', args, join(dir, 'redis.log'), detached);
   const url = `redis://127.0.0.1:${port}`;
-  await waitForRedis(url);
+  await waitForRedis(url).catch(async (err: unknown) => {
+    await stopPid(server.pid);
+    throw err;
+  });
   return { url, process: server };
 }
 

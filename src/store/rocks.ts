@@ -5,16 +5,13 @@ export type { BatchOp } from 'rocksdb';
 
 /** A promise-shaped key-value store over one RocksDB directory. */
 export class RocksStore {
-  private constructor(
-    private readonly db: RocksDB,
-    readonly location: string,
-  ) {}
+  private constructor(private readonly db: RocksDB) {}
 
   static async open(location: string): Promise<RocksStore> {
     mkdirSync(location, { recursive: true });
     const db = rocksdb(location);
     await new Promise<void>((resolve, reject) => db.open({ createIfMissing: true }, (err) => (err ? reject(err) : resolve())));
-    return new RocksStore(db, location);
+    return new RocksStore(db);
   }
 
   get(key: string): Promise<Buffer | undefined> {

@@ -98,7 +98,7 @@ async function drain(admin: Admin, groupId: string, topic: string, onProgress?: 
 
 interface ProcessorRun { commandsPerS: number; consumed: number; outputRecords: number; events: number; peakRssMb: number; seconds: number }
 
-async function runProcessor(kafka: Kafka, admin: Admin, brokers: string, topics: Topology, ns: string, appId: string): Promise<ProcessorRun> {
+async function runProcessor(admin: Admin, brokers: string, topics: Topology, ns: string, appId: string): Promise<ProcessorRun> {
   const outputTopics = [topics.events.name, topics.commandResults.name, topics.changelog.name, topics.commandsDlq.name];
   const before = await Promise.all(outputTopics.map((t) => sumEnd(admin, t)));
   const commandsBefore = await sumEnd(admin, topics.commands.name);
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
     const preloadMs = await preload(kafka, topics.commands.name, ns);
     console.log(`preloaded in ${(preloadMs / 1000).toFixed(1)} s`);
 
-    const processor = await runProcessor(kafka, admin, stack.kafkaBrokers, topics, ns, appId);
+    const processor = await runProcessor(admin, stack.kafkaBrokers, topics, ns, appId);
     const outputPerInput = processor.outputRecords / processor.consumed;
     console.log(`processor: ${processor.consumed} commands (incl. saga follow-ups) in ${processor.seconds.toFixed(1)} s, ${processor.outputRecords} records written (${outputPerInput.toFixed(2)} per command)`);
     const pipe = await runPipe(kafka, admin, topics, ns, outputPerInput);

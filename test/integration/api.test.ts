@@ -52,7 +52,9 @@ test('commands by POST and by a raw Kafka producer; read-your-writes; views, his
     assert.equal((await call(port, 'GET', '/commands/tr-1')).json, { commandId: 'tr-1', aggregateId: 'acc-a', status: 'accepted', version: 3 });
     const again = await call(port, 'POST', '/commands?wait=true', { commandId: 'dep-1', type: 'Deposit', aggregateId: 'acc-a', payload: { amount: 300 }, issuedAt });
     assert.equal(again.json, { commandId: 'dep-1', aggregateId: 'acc-a', status: 'accepted', version: 2 }, 'a repeated command answers the original outcome');
-    assert.is((await call(port, 'GET', '/accounts/acc-a')).json.balance, 180, 'and changes nothing');
+    const next = await call(port, 'POST', '/commands?wait=true', { commandId: 'dep-2', type: 'Deposit', aggregateId: 'acc-a', payload: { amount: 1 } });
+    assert.equal([next.json.status, next.json.version], ['accepted', 4], 'the repeat applied nothing: the next command is version 4, not 5');
+    assert.is((await call(port, 'GET', '/accounts/acc-a?minVersion=4')).json.balance, 181);
   } finally {
     for (const role of roles) await role.stop();
   }

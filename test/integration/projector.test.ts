@@ -106,6 +106,13 @@ test('read models equal the model; replaying every event again leaves them ident
     await redis.hset(keys(d.appId).stats, 'accounts:open', '999'); // damage it: the rebuild must not keep it
     assert.match(await rebuild(d, 0), /rebuilt \d+ records/);
     assert.equal(await dump(d.appId), before, 'identical after the rebuild');
+
+    // Redis lost everything (the local stack keeps nothing on disk): a projector start rebuilds.
+    const lost = [...before.keys()];
+    await redis.unlink(...lost);
+    roles[1] = await startRoles('projector', d.env);
+    await until('the projector', async () => (await projectorDrained(d)) && (await redis.exists(keys(d.appId).stats)) === 1);
+    assert.equal(await dump(d.appId), before, 'identical after a restart on an empty Redis');
   } finally {
     for (const role of roles) await role.stop();
   }

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { isAlive, sleep } from '../../src/stack/process.js';
 import { tempDir } from '../support/env.js';
 
@@ -9,9 +10,12 @@ const goneWithinMs = 5_000;
 test('a redis-server started by a process that is SIGKILLed does not outlive it', async () => {
   const dir = tempDir('lifeline');
   const script = `import { startRedis } from './src/stack/redis.ts';
-    const r = await startRedis(${JSON.stringify(dir)}); console.log(r.process.pid); setInterval(() => {}, 1000);`;
+    const r = await startRedis(${JSON.stringify(dir)}); console.log(r.process.pid, r.url); setInterval(() => {}, 1000);`;
   const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const wrapperPid = Number(await new Promise<string>((resolve) => owner.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
+  const [pid, url] = (await new Promise<string>((resolve) => owner.stdout.once('data', (d: Buffer) => resolve(d.toString())))).trim().split(' ');
+  const wrapperPid = Number(pid);
+  const port = Number(new URL(url!).port);
+  assert.ok(await accepts(port), 'redis answers before the kill');
   assert.ok(isAlive(wrapperPid), 'redis wrapper runs');
   owner.kill('SIGKILL');
   let waitedMs = 0;
@@ -20,6 +24,18 @@ test('a redis-server started by a process that is SIGKILLed does not outlive it'
     waitedMs += 100;
   }
   assert.not.ok(isAlive(wrapperPid), `still running after ${goneWithinMs} ms`);
+  assert.not.ok(await accepts(port), 'the redis-server itself is gone: its port is closed');
 });
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 test.run();

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeCommand, encodeCommand, type Command } from '../../topics/commands.js';
+import { decodeCommand, encodeCommand, type Command, murmur2Partition } from '../../topics/commands.js';
 import { cmd } from '../support/given.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -28,8 +28,22 @@ test('the internal saga commands decode too', () => {
   assert.equal(decodeCommand(key('acc-1'), encodeCommand(refund)), { ok: true, value: refund });
 });
 
-test('a null key is accepted', () => {
-  assert.equal(decodeCommand(null, json(deposit)), { ok: true, value: deposit });
+test('a null key is refused: the key decides the partition, so the account\'s one worker', () => {
+  assert.equal(decodeCommand(null, json(deposit)), { ok: false, reason: 'key: must be the aggregateId (the key decides the partition)', commandId: 'c-1' });
+});
+
+test('a command on a partition its key does not hash to (murmur2) is refused', () => {
+  const home = murmur2Partition(key(deposit.aggregateId), 12);
+  assert.equal(decodeCommand(key(deposit.aggregateId), json(deposit), home, 12), { ok: true, value: deposit });
+  const elsewhere = decodeCommand(key(deposit.aggregateId), json(deposit), (home + 1) % 12, 12);
+  assert.equal(elsewhere, { ok: false, reason: `key: hashes to partition ${home}, not ${(home + 1) % 12} (use the murmur2 partitioner)`, commandId: 'c-1' });
+});
+
+test('murmur2Partition agrees with the Kafka Java client', () => {
+  // Expected values printed by kafka-clients 4.3.1 in jshell:
+  // Utils.toPositive(Utils.murmur2(key.getBytes(UTF_8))) % 12
+  const java: Array<[string, number]> = [['acc-1', 9], ['acc-2', 8], ['21', 0], ['hello-world', 1]];
+  for (const [k, partition] of java) assert.is(murmur2Partition(Buffer.from(k), 12), partition, k);
 });
 
 test('not JSON: the reason starts with "not JSON", no commandId', () => {
@@ -86,11 +100,11 @@ test('an extra property is rejected, at the root or in the payload', () => {
   });
 });
 
-test('a key other than the aggregateId: the reason names aggregateId', () => {
+test('a key other than the aggregateId: the reason names the key', () => {
   const decoded = decodeCommand(key('acc-2'), json(deposit));
   assert.is(decoded.ok, false);
   if (decoded.ok) return;
-  assert.match(decoded.reason, /^aggregateId: /);
+  assert.match(decoded.reason, /^key: /);
   assert.is(decoded.commandId, 'c-1');
 });
 
