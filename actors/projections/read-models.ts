@@ -1,6 +1,7 @@
 // The read models in Redis, as pure functions from a record to the Redis calls that apply it.
 // Replay-safe: an account event is applied by one Lua step only when its seq is newer than the
 // version the view holds, so replaying any prefix of the log again changes nothing.
+import { Type, type Static } from '@sinclair/typebox';
 import type { CommandResult } from '../../topics/command-results.js';
 import type { EventEnvelope } from '../../topics/events.js';
 
@@ -26,16 +27,36 @@ export function keys(appId: string) {
 }
 export type Keys = ReturnType<typeof keys>;
 
-export interface HistoryEntry {
-  seq: number;
-  type: string;
-  amount: number;
-  balance: number;
-  transferId?: string;
-  counterparty?: string;
-  commandId: string;
-  occurredAt: string;
-}
+/** The read models' shapes, one schema each: the API's response schemas and the types. */
+export const HistoryEntry = Type.Object({
+  seq: Type.Integer(),
+  type: Type.String(),
+  amount: Type.Integer(),
+  balance: Type.Integer(),
+  transferId: Type.Optional(Type.String()),
+  counterparty: Type.Optional(Type.String()),
+  commandId: Type.String(),
+  occurredAt: Type.String(),
+});
+export type HistoryEntry = Static<typeof HistoryEntry>;
+
+export const AccountView = Type.Object({
+  id: Type.String(),
+  ownerId: Type.String(),
+  currency: Type.String(),
+  balance: Type.Integer(),
+  status: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
+  version: Type.Integer(),
+  updatedAt: Type.String(),
+});
+export type AccountView = Static<typeof AccountView>;
+
+export const Stats = Type.Object({
+  accounts: Type.Object({ open: Type.Integer(), closed: Type.Integer() }),
+  /** Total balance per currency, in minor units. */
+  balances: Type.Record(Type.String(), Type.Integer()),
+});
+export type Stats = Static<typeof Stats>;
 
 /**
  * KEYS: account, history, stats. ARGV: seq, type, id, ownerId, currency, balance, occurredAt,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Producer } from 'kafkajs';
+import { AccountView, HistoryEntry, Stats } from '../../actors/projections/read-models.js';
 import { CommandResult } from '../../topics/command-results.js';
 import { checkPublicCommand, encodeCommand } from '../../topics/commands.js';
 import type { ReadModels } from '../redis/read-models.js';
@@ -28,25 +29,6 @@ export const historyPageSizeMax = 100;
 const resultPollMs = 25;
 
 const AccountId = Type.String({ minLength: 1, maxLength: 64 });
-const AccountView = Type.Object({
-  id: Type.String(),
-  ownerId: Type.String(),
-  currency: Type.String(),
-  balance: Type.Integer(),
-  status: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
-  version: Type.Integer(),
-  updatedAt: Type.String(),
-});
-const HistoryEntry = Type.Object({
-  seq: Type.Integer(),
-  type: Type.String(),
-  amount: Type.Integer(),
-  balance: Type.Integer(),
-  transferId: Type.Optional(Type.String()),
-  counterparty: Type.Optional(Type.String()),
-  commandId: Type.String(),
-  occurredAt: Type.String(),
-});
 const Accepted = Type.Object({ commandId: Type.String(), partition: Type.Integer(), offset: Type.String(), status: Type.Optional(Type.Literal('pending')) });
 
 export const apiRoutes =
@@ -100,7 +82,7 @@ export const apiRoutes =
 
     app.get(
       '/stats',
-      { schema: { response: { 200: Type.Object({ accounts: Type.Object({ open: Type.Integer(), closed: Type.Integer() }), balances: Type.Record(Type.String(), Type.Integer()) }), 503: Problem } } },
+      { schema: { response: { 200: Stats, 503: Problem } } },
       async () => dependency('redis', () => o.readModels.stats()),
     );
 

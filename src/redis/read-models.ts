@@ -1,22 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { HistoryEntry, Keys } from '../../actors/projections/read-models.js';
+import type { AccountView, HistoryEntry, Keys, Stats } from '../../actors/projections/read-models.js';
+
+export type { AccountView, Stats } from '../../actors/projections/read-models.js';
 import type { CommandResult } from '../../topics/command-results.js';
-
-export interface AccountView {
-  id: string;
-  ownerId: string;
-  currency: string;
-  balance: number;
-  status: 'open' | 'closed';
-  version: number;
-  updatedAt: string;
-}
-
-export interface Stats {
-  accounts: { open: number; closed: number };
-  /** Total balance per currency, in minor units. */
-  balances: Record<string, number>;
-}
 
 /** Reads the projector's read models (see actors/projections/read-models.ts for the layout). */
 export class ReadModels {
