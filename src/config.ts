@@ -19,6 +19,7 @@ export interface Config {
     readonly liveActorsPerPartitionMax: number;
     readonly actorIdleMs: number;
     readonly actorReplyTimeoutMs: number;
+    readonly batchesInFlightPerPartitionMax: number;
     readonly partitionsConcurrently: number;
     readonly batchBytesMax: number;
   };
@@ -53,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       liveActorsPerPartitionMax: intFromEnv(env, 'LIVE_ACTORS_PER_PARTITION_MAX', 10_000, 1, 10_000_000),
       actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),
       actorReplyTimeoutMs: intFromEnv(env, 'ACTOR_REPLY_TIMEOUT_MS', 30_000, 100, 600_000),
+      batchesInFlightPerPartitionMax: intFromEnv(env, 'BATCHES_IN_FLIGHT_PER_PARTITION_MAX', 2, 1, 100),
       partitionsConcurrently: intFromEnv(env, 'PROCESSOR_PARTITIONS_CONCURRENTLY', 12, 1, 1_000),
       batchBytesMax: intFromEnv(env, 'BATCH_BYTES_MAX', 1024 * 1024, 1024, 64 * 1024 * 1024),
     },

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Batch, KafkaMessage, Producer } from 'kafkajs';
+import type { KafkaMessage, Producer } from 'kafkajs';
 import { dispatch, spawn, stop, type Ref } from 'nact';
 import { spawnAccountActor, type HandleCommands, type HandledCommands } from '../../actors/account/actor.js';
 import { emptySnapshot } from '../../actors/account/host.js';
@@ -19,6 +19,14 @@ export interface ProcessorLimits {
   readonly actorIdleMs: number;
   /** How long a batch waits for its actors' replies before it fails (and is retried). */
   readonly actorReplyTimeoutMs: number;
+  /** Batches of a partition accepted and not yet committed (the one committing included); fetching waits beyond. */
+  readonly batchesInFlightPerPartitionMax: number;
+}
+
+/** A fetched batch: its records, and the offset to commit past (control records included). */
+export interface FetchedBatch {
+  readonly messages: KafkaMessage[];
+  readonly lastOffset: bigint;
 }
 
 export interface WorkerContext {
@@ -49,8 +57,15 @@ const log = logger('processor');
 export class PartitionWorker {
   private readonly actors = new Map<string, { ref: Ref<HandleCommands>; lastUsedMs: number }>();
   private parent: Ref<unknown>;
-  /** Records below this offset were committed by a previous owner after we fetched them. */
-  private skipBelowOffset = -1n;
+  /** The first offset not yet accepted: records below it are queued or committed already (by us or a previous owner). */
+  private nextOffset = 0n;
+  /** What our last commit (or the previous owner's) moved the group's offset to: where a retry resumes. */
+  private committed = 0n;
+  /** Accepted batches, oldest first; the head is the one being handled and committed. */
+  private readonly queue: FetchedBatch[] = [];
+  private roomFreed: (() => void) | undefined;
+  private draining: Promise<void> | undefined;
+  private closed = false;
   private spawned = 0;
 
   private constructor(
@@ -66,7 +81,8 @@ export class PartitionWorker {
     try {
       const worker = new PartitionWorker(ctx, store);
       await worker.restore(heartbeat);
-      worker.skipBelowOffset = await ctx.committedOffset();
+      const committed = await ctx.committedOffset(); // -1: nothing committed yet
+      worker.committed = worker.nextOffset = committed > 0n ? committed : 0n;
       return worker;
     } catch (err) {
       await store.close();
@@ -110,8 +126,52 @@ export class PartitionWorker {
     log.info('partition restored', { partition, fromOffset: String(fromOffset), toOffset: String(markerOffset), snapshots: restored, ms: Date.now() - startedMs });
   }
 
+  /**
+   * Queues a fetched batch and returns, so the consumer fetches on while the batch commits; it
+   * waits only while batchesInFlightPerPartitionMax batches are accepted and not committed. Batches are handled
+   * and committed one after another, each partition on its own, not in rounds with the others.
+   * onFailure: called once when a batch fails; the worker is unusable from then on, and the
+   * caller fetches again from resumeOffset with a new worker.
+   */
+  async accept(batch: FetchedBatch, heartbeat: () => Promise<void>, onFailure: (err: unknown) => void): Promise<void> {
+    if (batch.lastOffset < this.nextOffset) return; // fetched again after a consumer restart: accepted already
+    while (!this.closed && this.queue.length >= this.ctx.limits.batchesInFlightPerPartitionMax) {
+      await new Promise<void>((resolve) => (this.roomFreed = resolve));
+    }
+    if (this.closed) return;
+    const messages = batch.messages.filter((m) => BigInt(m.offset) >= this.nextOffset);
+    this.nextOffset = batch.lastOffset + 1n;
+    this.queue.push({ messages, lastOffset: batch.lastOffset });
+    if (this.queue.length === 1) {
+      this.draining = this.drain(heartbeat);
+      this.draining.catch(onFailure);
+    }
+  }
+
+  /** The offset the group has committed for this partition as far as this worker knows (never above the truth). */
+  get resumeOffset(): bigint {
+    return this.committed;
+  }
+
+  /** Handles the queue's batches in order until it is empty; throws at the first failure. */
+  private async drain(heartbeat: () => Promise<void>): Promise<void> {
+    while (!this.closed && this.queue.length > 0) {
+      await this.handle(this.queue[0]!, heartbeat);
+      this.queue.shift();
+      this.roomFreed?.();
+    }
+  }
+
+  /** Resolves once every accepted batch is committed (or one failed), or after waitMs. */
+  async idle(waitMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+    await Promise.race([this.draining?.catch(() => undefined), timeout]);
+    clearTimeout(timer);
+  }
+
   /** Decide every command of the batch, then commit all outputs and the input offset atomically. */
-  async handle(batch: Batch, heartbeat: () => Promise<void>): Promise<void> {
+  private async handle(batch: FetchedBatch, heartbeat: () => Promise<void>): Promise<void> {
     const startedMs = Date.now();
     const out = new BatchOutput(this.ctx.topics, this.ctx.partition);
     const byAggregate = new Map<string, { commands: HandleCommands['commands'][number][]; messages: KafkaMessage[] }>();
@@ -119,7 +179,6 @@ export class PartitionWorker {
     const count = (type: string, outcome: string) => counts.set(`${type}\u0000${outcome}`, (counts.get(`${type}\u0000${outcome}`) ?? 0) + 1);
 
     for (const message of batch.messages) {
-      if (BigInt(message.offset) < this.skipBelowOffset) continue;
       const decoded = decodeCommand(message.key, message.value, this.ctx.partition, this.ctx.partitionCount);
       if (!decoded.ok) {
         out.deadLetter(message, decoded.reason);
@@ -168,7 +227,7 @@ export class PartitionWorker {
   }
 
   /** One transaction: every output record plus the consumed offset. Returns the changelog's next offset. */
-  private async commit(batch: Batch, out: BatchOutput, heartbeat: () => Promise<void>): Promise<bigint | undefined> {
+  private async commit(batch: FetchedBatch, out: BatchOutput, heartbeat: () => Promise<void>): Promise<bigint | undefined> {
     const { producer, topics, partition, groupId } = this.ctx;
     await heartbeat(); // throws if a rebalance started: then we may no longer own this partition
     const startedMs = Date.now();
@@ -181,11 +240,11 @@ export class PartitionWorker {
         const written = topicMessages.find((t) => t.topic === topics.changelog.name)?.messages.length ?? 0;
         if (changelog && written > 0) nextChangelogOffset = BigInt(changelog.baseOffset!) + BigInt(written);
       }
-      // Never below what a fenced previous owner already committed (skipBelowOffset).
-      const next = BigInt(batch.lastOffset()) + 1n;
-      const offset = (next > this.skipBelowOffset ? next : this.skipBelowOffset).toString();
-      await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: topics.commands.name, partitions: [{ partition, offset }] }] });
+      // Above what a fenced previous owner committed: accept() starts at that offset.
+      const offset = batch.lastOffset + 1n;
+      await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: topics.commands.name, partitions: [{ partition, offset: offset.toString() }] }] });
       await tx.commit();
+      this.committed = offset;
     } catch (err) {
       metrics.aborts.inc();
       await tx.abort().catch(() => undefined); // fenced or broken: the worker is closed anyway
@@ -237,6 +296,9 @@ export class PartitionWorker {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.roomFreed?.();
+    await this.draining?.catch(() => undefined); // the batch in flight commits or fails; the queue behind it is dropped
     stop(this.parent); // stops every actor of this partition with it
     this.actors.clear();
     await this.store.close();

@@ -27,6 +27,8 @@ export interface Processor {
 }
 
 const log = logger('processor');
+/** On stop, how long accepted batches get to commit before the workers close. */
+const stopDrainWaitMs = 10_000;
 
 /**
  * The processor role: a consumer group on `commands`, one PartitionWorker per assigned partition,
@@ -98,20 +100,31 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
 
   const updateLiveActors = () => metrics.liveActors.set([...workers.values()].reduce((n, { worker }) => n + worker.liveActors, 0));
 
+  /**
+   * Hands the batch to its partition's worker, which commits it in the background: the consumer
+   * fetches on instead of waiting for the slowest partition's transaction (kafkajs waits for every
+   * eachBatch of a fetch before the next fetch).
+   */
   async function eachBatch({ batch, heartbeat, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.isEmpty()) return;
     const { partition } = batch;
     if (!assigned.has(partition)) throw new Error(`partition ${partition} is not assigned to this instance`);
     const worker = workers.get(partition)?.worker ?? (await openWorker(partition, heartbeat));
-    try {
-      await worker.handle(batch, heartbeat);
-    } catch (err) {
-      log.warn('batch failed; dropping the partition state, the batch will be retried', { partition, error: String(err) });
-      await closeWorker(partition);
-      throw err;
-    }
+    await worker.accept({ messages: batch.messages, lastOffset: BigInt(batch.lastOffset()) }, heartbeat, (err) => void failed(partition, worker, err));
     resolveOffset(batch.lastOffset());
     updateLiveActors();
+  }
+
+  /**
+   * A batch failed: the worker's tentative state and queued batches are dropped, and the consumer
+   * goes back to the last committed offset, where a new worker (restored from the changelog) resumes.
+   */
+  async function failed(partition: number, worker: PartitionWorker, err: unknown): Promise<void> {
+    if (workers.get(partition)?.worker !== worker) return;
+    log.warn('batch failed; dropping the partition state, fetching again from the committed offset', { partition, offset: String(worker.resumeOffset), error: String(err) });
+    // Synchronously, before any other batch of this partition: it finds no worker and a pending seek (isStale).
+    consumer.seek({ topic: topics.commands.name, partition, offset: worker.resumeOffset.toString() });
+    await closeWorker(partition);
   }
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -133,6 +146,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   return {
     stop: async () => {
       await consumer.disconnect();
+      // What was fetched is committed if it can be within the wait; the rest is fetched again by the next owner.
+      await Promise.all([...workers.values()].map(({ worker }) => worker.idle(stopDrainWaitMs)));
       await reader.stop().catch(() => undefined);
       await Promise.all([...workers.keys()].map(closeWorker));
       stopActor(actorSystem as never);
