@@ -1,5 +1,6 @@
 import './kafkajs-patch.js'; // before kafkajs loads
-import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
+import net from 'node:net';
+import { Kafka, logLevel as KafkaLogLevel, type ISocketFactory, type LogEntry } from 'kafkajs';
 import { logger, type Logger } from '../log.js';
 
 // We always pass the partitioner we mean; the v2 migration notice is noise.
@@ -21,6 +22,7 @@ export function createKafka(brokers: string[], clientId: string): Kafka {
     brokers,
     connectionTimeout: 3_000,
     requestTimeout: 30_000,
+    socketFactory,
     retry: { initialRetryTime: 100, retries: 8 },
     logLevel: KafkaLogLevel.INFO,
     logCreator:
@@ -31,3 +33,13 @@ export function createKafka(brokers: string[], clientId: string): Kafka {
       },
   });
 }
+
+/**
+ * kafkajs's own factory leaves Nagle's algorithm on, so a small request can sit in the kernel
+ * waiting for the ACK of the previous one (the Java client sets TCP_NODELAY). Plain TCP only.
+ */
+const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+  const socket = net.connect({ host, port, noDelay: true }, onConnect);
+  socket.setKeepAlive(true, 60_000);
+  return socket;
+};
