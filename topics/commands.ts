@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { Codec, parseJson, type Decoded } from './codec.js';
 import { retention, type TopicSpec } from './spec.js';
@@ -78,10 +77,38 @@ export function decodeCommand(key: Buffer | null, value: Buffer | null, partitio
   return checked;
 }
 
-const requireCjs = createRequire(import.meta.url);
-const murmur2 = requireCjs('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
 /** The partition Java's (and kafkajs's) default partitioner picks for a key. */
 export const murmur2Partition = (key: Buffer, partitionCount: number): number => (murmur2(key) & 0x7fffffff) % partitionCount;
+
+/**
+ * Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2) in 32-bit integer arithmetic.
+ * kafkajs's copy computes it with a 64-bit Long class: 6% of the processor's CPU when every
+ * command's partition is checked, against well under 1% for this one.
+ */
+export function murmur2(data: Buffer): number {
+  const m = 0x5bd1e995;
+  const length = data.length;
+  let h = 0x9747b28c ^ length;
+  const end4 = length & ~3;
+  for (let i = 0; i < end4; i += 4) {
+    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const rest = length & 3;
+  if (rest > 0) {
+    if (rest === 3) h ^= data[end4 + 2]! << 16;
+    if (rest >= 2) h ^= data[end4 + 1]! << 8;
+    h ^= data[end4]!;
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h;
+}
 
 /** A command from a client (HTTP): only the public types. */
 export const checkPublicCommand = (value: unknown): DecodedCommand => checkCommand(value, publicCodecs);

@@ -1,6 +1,7 @@
+import { createRequire } from 'node:module';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeCommand, encodeCommand, type Command, murmur2Partition } from '../../topics/commands.js';
+import { decodeCommand, encodeCommand, type Command, murmur2, murmur2Partition } from '../../topics/commands.js';
 import { cmd } from '../support/given.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -44,6 +45,16 @@ test('murmur2Partition agrees with the Kafka Java client', () => {
   // Utils.toPositive(Utils.murmur2(key.getBytes(UTF_8))) % 12
   const java: Array<[string, number]> = [['acc-1', 9], ['acc-2', 8], ['21', 0], ['hello-world', 1]];
   for (const [k, partition] of java) assert.is(murmur2Partition(Buffer.from(k), 12), partition, k);
+});
+
+test('murmur2 equals kafkajs\'s Long-based murmur2 on random keys of every length mod 4, bytes above 0x7f included', () => {
+  const kafkajsMurmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
+  let seed = 7;
+  const byte = () => (seed = (seed * 1103515245 + 12345) % 2147483648) % 256;
+  for (let n = 0; n < 2_000; n++) {
+    const key = Buffer.from(Array.from({ length: n % 70 }, byte));
+    assert.is(murmur2(key), kafkajsMurmur2(key), key.toString('hex'));
+  }
 });
 
 test('not JSON: the reason starts with "not JSON", no commandId', () => {
