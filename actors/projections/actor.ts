@@ -8,11 +8,11 @@ export interface Project<T> {
   readonly reply: (ops: RedisOp[]) => void;
 }
 
-export function spawnProjector<T>(parent: Ref<unknown>, name: string, toOp: (record: T) => RedisOp): Ref<Project<T>> {
+export function spawnProjector<T>(parent: Ref<unknown>, name: string, toOps: (records: T[]) => RedisOp[]): Ref<Project<T>> {
   return spawn(
     parent as never,
     (state: undefined, msg: Project<T>) => {
-      msg.reply(msg.records.map(toOp));
+      msg.reply(toOps(msg.records));
       return state;
     },
     name,

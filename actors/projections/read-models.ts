@@ -58,56 +58,65 @@ export const Stats = Type.Object({
 });
 export type Stats = Static<typeof Stats>;
 
+/** Events applied by one script call: bounds the call's arguments and how long it holds Redis. */
+export const eventsPerCallMax = 100;
+const argsPerEvent = 8;
+
 /**
- * KEYS: account, history, stats. ARGV: seq, type, id, ownerId, currency, balance, occurredAt,
- * history entry ('' for none), updates channel. Returns 1 when applied, 0 when already seen.
+ * Applies a run of account events in order. KEYS[1]: stats; KEYS[2i], KEYS[2i+1]: event i's
+ * account and history. ARGV[1]: the updates channel; then per event: seq, type, id, ownerId,
+ * currency, balance, occurredAt, history entry ('' for none). Returns how many were applied
+ * (an event whose seq the view holds already is skipped). One call for many events: a call
+ * per event cost Redis and ioredis more than the writes themselves.
  */
-export const applyAccountEventLua = `
-local seq = tonumber(ARGV[1])
-local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if seq <= version then return 0 end
-if seq ~= version + 1 then return redis.error_reply('event ' .. ARGV[3] .. ':' .. seq .. ' after version ' .. version .. ': a gap') end
-local kind = ARGV[2]
-if kind == 'AccountOpened' then
-  redis.call('HSET', KEYS[1], 'id', ARGV[3], 'ownerId', ARGV[4], 'currency', ARGV[5], 'balance', '0', 'status', 'open')
-  redis.call('HINCRBY', KEYS[3], 'accounts:open', 1)
-elseif kind == 'AccountClosed' then
-  redis.call('HSET', KEYS[1], 'status', 'closed')
-  redis.call('HINCRBY', KEYS[3], 'accounts:open', -1)
-  redis.call('HINCRBY', KEYS[3], 'accounts:closed', 1)
-else
-  local old = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0')
-  local currency = redis.call('HGET', KEYS[1], 'currency') or 'unknown'
-  redis.call('HSET', KEYS[1], 'balance', ARGV[6])
-  redis.call('HINCRBY', KEYS[3], 'balance:' .. currency, tonumber(ARGV[6]) - old)
+export const applyAccountEventsLua = `
+local applied = 0
+for i = 1, (#KEYS - 1) / 2 do
+  local account, history, a = KEYS[2 * i], KEYS[2 * i + 1], 1 + ${argsPerEvent} * (i - 1)
+  local seq = tonumber(ARGV[a + 1])
+  local version = tonumber(redis.call('HGET', account, 'version') or '0')
+  if seq > version then
+    if seq ~= version + 1 then return redis.error_reply('event ' .. ARGV[a + 3] .. ':' .. seq .. ' after version ' .. version .. ': a gap') end
+    local kind = ARGV[a + 2]
+    if kind == 'AccountOpened' then
+      redis.call('HSET', account, 'id', ARGV[a + 3], 'ownerId', ARGV[a + 4], 'currency', ARGV[a + 5], 'balance', '0', 'status', 'open')
+      redis.call('HINCRBY', KEYS[1], 'accounts:open', 1)
+    elseif kind == 'AccountClosed' then
+      redis.call('HSET', account, 'status', 'closed')
+      redis.call('HINCRBY', KEYS[1], 'accounts:open', -1)
+      redis.call('HINCRBY', KEYS[1], 'accounts:closed', 1)
+    else
+      local old = tonumber(redis.call('HGET', account, 'balance') or '0')
+      local currency = redis.call('HGET', account, 'currency') or 'unknown'
+      redis.call('HSET', account, 'balance', ARGV[a + 6])
+      redis.call('HINCRBY', KEYS[1], 'balance:' .. currency, tonumber(ARGV[a + 6]) - old)
+    end
+    redis.call('HSET', account, 'version', seq, 'updatedAt', ARGV[a + 7])
+    if ARGV[a + 8] ~= '' then redis.call('ZADD', history, seq, ARGV[a + 8]) end
+    redis.call('PUBLISH', ARGV[1], ARGV[a + 3] .. ' ' .. seq)
+    applied = applied + 1
+  end
 end
-redis.call('HSET', KEYS[1], 'version', seq, 'updatedAt', ARGV[7])
-if ARGV[8] ~= '' then redis.call('ZADD', KEYS[2], seq, ARGV[8]) end
-redis.call('PUBLISH', ARGV[9], ARGV[3] .. ' ' .. seq)
-return 1
+return applied
 `;
 
-/** The call that applies one event to the account view, its history and the stats. */
-export function accountEventOp(k: Keys, event: EventEnvelope): RedisOp {
-  const id = event.aggregateId;
-  const opened = event.type === 'AccountOpened' ? event.payload : undefined;
-  const balance = 'balance' in event.payload ? event.payload.balance : 0;
-  const entry = historyEntry(event);
-  return [
-    'applyAccountEvent',
-    k.account(id),
-    k.history(id),
-    k.stats,
-    event.seq,
-    event.type,
-    id,
-    opened?.ownerId ?? '',
-    opened?.currency ?? '',
-    balance,
-    event.occurredAt,
-    entry ? JSON.stringify(entry) : '',
-    k.updates,
-  ];
+/** The calls that apply events, in order, to the account views, their histories and the stats. */
+export function accountEventsOps(k: Keys, events: EventEnvelope[]): RedisOp[] {
+  const ops: RedisOp[] = [];
+  for (let start = 0; start < events.length; start += eventsPerCallMax) {
+    const run = events.slice(start, start + eventsPerCallMax);
+    const keysOf: string[] = [k.stats];
+    const args: (string | number)[] = [k.updates];
+    for (const event of run) {
+      const id = event.aggregateId;
+      const opened = event.type === 'AccountOpened' ? event.payload : undefined;
+      const entry = historyEntry(event);
+      keysOf.push(k.account(id), k.history(id));
+      args.push(event.seq, event.type, id, opened?.ownerId ?? '', opened?.currency ?? '', 'balance' in event.payload ? event.payload.balance : 0, event.occurredAt, entry ? JSON.stringify(entry) : '');
+    }
+    ops.push(['applyAccountEvents', keysOf.length, ...keysOf, ...args]);
+  }
+  return ops;
 }
 
 function historyEntry(event: EventEnvelope): HistoryEntry | undefined {

@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { dispatch, start, stop, type Ref } from 'nact';
 import { spawnProjector, type Project } from '../../actors/projections/actor.js';
-import { accountEventOp, applyAccountEventLua, commandResultOp, keys, type RedisOp } from '../../actors/projections/read-models.js';
+import { accountEventsOps, applyAccountEventsLua, commandResultOp, keys, type RedisOp } from '../../actors/projections/read-models.js';
 import { commandResultCodec, type CommandResult } from '../../topics/command-results.js';
 import { eventCodec, type EventEnvelope } from '../../topics/events.js';
 import { parseJson } from '../../topics/codec.js';
@@ -38,10 +38,10 @@ const log = logger('projector');
 export async function startProjector(options: ProjectorOptions): Promise<Projector> {
   const { kafka, redis, topics, appId } = options;
   const k = keys(appId);
-  redis.defineCommand('applyAccountEvent', { numberOfKeys: 3, lua: applyAccountEventLua });
+  redis.defineCommand('applyAccountEvents', { lua: applyAccountEventsLua }); // the key count is the first argument
   const system = start() as Ref<unknown>;
-  const accounts = spawnProjector<EventEnvelope>(system, 'accounts', (event) => accountEventOp(k, event));
-  const results = spawnProjector<CommandResult>(system, 'command-results', (result) => commandResultOp(k, result));
+  const accounts = spawnProjector<EventEnvelope>(system, 'accounts', (events) => accountEventsOps(k, events));
+  const results = spawnProjector<CommandResult>(system, 'command-results', (records) => records.map((result) => commandResultOp(k, result)));
 
   const consumer: Consumer = kafka.consumer({
     groupId: `${appId}-projector`,
