@@ -28,9 +28,13 @@ export class Codec<S extends TSchema> {
 
 /** JSON.parse that reports instead of throwing. */
 export function parseJson(bytes: Buffer | null): Decoded<unknown> {
-  if (bytes === null || bytes.length === 0) return { ok: false, reason: 'empty value' };
+  return parseJsonText(bytes?.toString('utf8') ?? '');
+}
+
+export function parseJsonText(text: string): Decoded<unknown> {
+  if (text.length === 0) return { ok: false, reason: 'empty value' };
   try {
-    return { ok: true, value: JSON.parse(bytes.toString('utf8')) };
+    return { ok: true, value: JSON.parse(text) };
   } catch (err) {
     return { ok: false, reason: `not JSON: ${(err as Error).message}` };
   }

@@ -11,15 +11,18 @@ export type RedisOp = readonly [name: string, ...args: (string | number)[]];
 export const resultTtlS = 24 * 60 * 60;
 
 export function keys(appId: string) {
+  /** The script builds an account's keys from this too: prefix .. id .. '}' (and .. '}:history'). */
+  const accountPrefix = `${appId}:account:{`;
   return {
+    accountPrefix,
     /** Hash: id, ownerId, currency, balance, status, version, updatedAt. */
-    account: (id: string) => `${appId}:account:{${id}}`,
-    /** Sorted set, score = seq, member = a history entry (JSON). */
-    history: (id: string) => `${appId}:account:{${id}}:history`,
+    account: (id: string) => `${accountPrefix}${id}}`,
+    /** Sorted set, score = seq, member = the event (its JSON as on the events topic); see historyEntry. */
+    history: (id: string) => `${accountPrefix}${id}}:history`,
     /** Hash: accounts:open, accounts:closed, balance:<currency>. */
     stats: `${appId}:stats`,
     result: (commandId: string) => `${appId}:result:${commandId}`,
-    /** Pub/sub: "<accountId> <version>" after each applied event (cache invalidation, minVersion). */
+    /** Pub/sub: the accounts each script call changed, with their versions (cache invalidation, minVersion); see parseUpdates. */
     updates: `${appId}:account-updates`,
     /** Present while Redis holds this app's read models (see src/projector/projector.ts). */
     marker: `${appId}:projector-marker`,
@@ -63,60 +66,104 @@ export const eventsPerCallMax = 100;
 const argsPerEvent = 8;
 
 /**
- * Applies a run of account events in order. KEYS[1]: stats; KEYS[2i], KEYS[2i+1]: event i's
- * account and history. ARGV[1]: the updates channel; then per event: seq, type, id, ownerId,
- * currency, balance, occurredAt, history entry ('' for none). Returns how many were applied
- * (an event whose seq the view holds already is skipped). One call for many events: a call
- * per event cost Redis and ioredis more than the writes themselves.
+ * Applies a run of account events in order. No KEYS: the run touches keys of many accounts
+ * (standalone Redis only, as a cluster would refuse a script across slots anyway), built from
+ * ARGV[1], the account key prefix. ARGV[2]: the stats key; ARGV[3]: the updates channel; then per
+ * event: id, seq, type, ownerId, currency, balance, occurredAt, history member ('' for none).
+ * Returns how many were applied (an event whose seq the view holds already is skipped).
+ * One call for many events: a call per event cost Redis and ioredis more than the writes
+ * themselves. Per event it reads the view once and writes it once; the stats deltas and the
+ * updates notice are written once per call (also before a gap error, so stats always match the views).
  */
 export const applyAccountEventsLua = `
-local applied = 0
-for i = 1, (#KEYS - 1) / 2 do
-  local account, history, a = KEYS[2 * i], KEYS[2 * i + 1], 1 + ${argsPerEvent} * (i - 1)
-  local seq = tonumber(ARGV[a + 1])
-  local version = tonumber(redis.call('HGET', account, 'version') or '0')
-  if seq > version then
-    if seq ~= version + 1 then return redis.error_reply('event ' .. ARGV[a + 3] .. ':' .. seq .. ' after version ' .. version .. ': a gap') end
-    local kind = ARGV[a + 2]
-    if kind == 'AccountOpened' then
-      redis.call('HSET', account, 'id', ARGV[a + 3], 'ownerId', ARGV[a + 4], 'currency', ARGV[a + 5], 'balance', '0', 'status', 'open')
-      redis.call('HINCRBY', KEYS[1], 'accounts:open', 1)
-    elseif kind == 'AccountClosed' then
-      redis.call('HSET', account, 'status', 'closed')
-      redis.call('HINCRBY', KEYS[1], 'accounts:open', -1)
-      redis.call('HINCRBY', KEYS[1], 'accounts:closed', 1)
-    else
-      local old = tonumber(redis.call('HGET', account, 'balance') or '0')
-      local currency = redis.call('HGET', account, 'currency') or 'unknown'
-      redis.call('HSET', account, 'balance', ARGV[a + 6])
-      redis.call('HINCRBY', KEYS[1], 'balance:' .. currency, tonumber(ARGV[a + 6]) - old)
+local prefix, stats, channel = ARGV[1], ARGV[2], ARGV[3]
+local applied, deltas, latest, order = 0, {}, {}, {}
+local function add(field, n) deltas[field] = (deltas[field] or 0) + n end
+local function flush()
+  for field, n in pairs(deltas) do
+    if n ~= 0 then redis.call('HINCRBY', stats, field, n) end
+  end
+  if #order > 0 then
+    local flat = {}
+    for _, id in ipairs(order) do
+      flat[#flat + 1] = id
+      flat[#flat + 1] = latest[id]
     end
-    redis.call('HSET', account, 'version', seq, 'updatedAt', ARGV[a + 7])
-    if ARGV[a + 8] ~= '' then redis.call('ZADD', history, seq, ARGV[a + 8]) end
-    redis.call('PUBLISH', ARGV[1], ARGV[a + 3] .. ' ' .. seq)
+    redis.call('PUBLISH', channel, cjson.encode(flat))
+  end
+end
+for a = 4, #ARGV, ${argsPerEvent} do
+  local id, seq, kind = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
+  local account = prefix .. id .. '}'
+  local held = redis.call('HMGET', account, 'version', 'balance', 'currency')
+  local version = tonumber(held[1] or '0')
+  if seq > version then
+    if seq ~= version + 1 then
+      flush()
+      return redis.error_reply('event ' .. id .. ':' .. seq .. ' after version ' .. version .. ': a gap')
+    end
+    if kind == 'AccountOpened' then
+      redis.call('HSET', account, 'id', id, 'ownerId', ARGV[a + 3], 'currency', ARGV[a + 4], 'balance', '0', 'status', 'open', 'version', seq, 'updatedAt', ARGV[a + 6])
+      add('accounts:open', 1)
+    elseif kind == 'AccountClosed' then
+      redis.call('HSET', account, 'status', 'closed', 'version', seq, 'updatedAt', ARGV[a + 6])
+      add('accounts:open', -1)
+      add('accounts:closed', 1)
+    else
+      redis.call('HSET', account, 'balance', ARGV[a + 5], 'version', seq, 'updatedAt', ARGV[a + 6])
+      add('balance:' .. (held[3] or 'unknown'), tonumber(ARGV[a + 5]) - tonumber(held[2] or '0'))
+    end
+    if ARGV[a + 7] ~= '' then redis.call('ZADD', account .. ':history', seq, ARGV[a + 7]) end
+    if latest[id] == nil then order[#order + 1] = id end
+    latest[id] = seq
     applied = applied + 1
   end
 end
+flush()
 return applied
 `;
 
+/**
+ * The updates notice: a JSON array [accountId, version, accountId, version, ...] with each account
+ * the call changed and its newest version (JSON, as an id may hold any character).
+ */
+export function parseUpdates(message: string): Array<{ id: string; version: number }> {
+  const flat = JSON.parse(message) as unknown;
+  const updates: Array<{ id: string; version: number }> = [];
+  if (!Array.isArray(flat)) return updates;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const [id, version] = [flat[i], flat[i + 1]];
+    if (typeof id === 'string' && typeof version === 'number') updates.push({ id, version });
+  }
+  return updates;
+}
+
+/** An event from the events topic: decoded, and its JSON text as it was (the history keeps that). */
+export interface RawEvent {
+  readonly event: EventEnvelope;
+  readonly raw: string;
+}
+
 /** The calls that apply events, in order, to the account views, their histories and the stats. */
-export function accountEventsOps(k: Keys, events: EventEnvelope[]): RedisOp[] {
+export function accountEventsOps(k: Keys, events: RawEvent[]): RedisOp[] {
   const ops: RedisOp[] = [];
   for (let start = 0; start < events.length; start += eventsPerCallMax) {
-    const run = events.slice(start, start + eventsPerCallMax);
-    const keysOf: string[] = [k.stats];
-    const args: (string | number)[] = [k.updates];
-    for (const event of run) {
-      const id = event.aggregateId;
+    const args: RedisOp = ['applyAccountEvents', 0, k.accountPrefix, k.stats, k.updates];
+    const mutable = args as unknown as (string | number)[];
+    for (let i = start; i < Math.min(events.length, start + eventsPerCallMax); i++) {
+      const { event, raw } = events[i]!;
       const opened = event.type === 'AccountOpened' ? event.payload : undefined;
-      const entry = historyEntry(event);
-      keysOf.push(k.account(id), k.history(id));
-      args.push(event.seq, event.type, id, opened?.ownerId ?? '', opened?.currency ?? '', 'balance' in event.payload ? event.payload.balance : 0, event.occurredAt, entry ? JSON.stringify(entry) : '');
+      const inHistory = event.type !== 'AccountOpened' && event.type !== 'AccountClosed';
+      mutable.push(event.aggregateId, event.seq, event.type, opened?.ownerId ?? '', opened?.currency ?? '', 'balance' in event.payload ? event.payload.balance : 0, event.occurredAt, inHistory ? raw : '');
     }
-    ops.push(['applyAccountEvents', keysOf.length, ...keysOf, ...args]);
+    ops.push(args);
   }
   return ops;
+}
+
+/** A history member (an event's JSON) as the API shows it; undefined for events not in the history. */
+export function historyEntryOf(member: string): HistoryEntry | undefined {
+  return historyEntry(JSON.parse(member) as EventEnvelope);
 }
 
 function historyEntry(event: EventEnvelope): HistoryEntry | undefined {

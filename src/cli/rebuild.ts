@@ -8,7 +8,7 @@ import { loadConfig } from '../config.js';
 import { createKafka } from '../kafka/client.js';
 import { retriable } from '../kafka/retry.js';
 import { setLogLevel } from '../log.js';
-import { startProjector } from '../projector/projector.js';
+import { forgetOffsets, startProjector } from '../projector/projector.js';
 import { acquireStack, runningStack } from '../stack/index.js';
 import { topology } from '../../topics/index.js';
 
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     const { groups } = await retriable(() => admin.describeGroups([groupId]));
     if ((groups[0]?.members.length ?? 0) > 0) throw new Error(`the projector group ${groupId} has running members: stop the projector role first`);
     const wiped = await wipe(redis, `${config.appId}:`);
-    for (const topic of sources) await retriable(() => admin.resetOffsets({ groupId, topic, earliest: true }));
+    await retriable(() => forgetOffsets(admin, groupId));
     console.error(`wiped ${wiped} keys; projecting ${sources.join(' and ')} from offset 0`);
     const total = await sumEnds(admin, sources);
     const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor });

@@ -1,8 +1,9 @@
+import { parseUpdates } from '../../actors/projections/read-models.js';
 import type { Redis } from 'ioredis';
 
 /**
  * Read-your-writes: resolves when an account's read model reaches a version. The projector
- * publishes "<accountId> <version>" after each applied event; one subscriber connection per
+ * publishes the accounts and versions it applied (parseUpdates); one subscriber connection per
  * process wakes the waiters of that account. Waiters are bounded (waitersMax).
  */
 export class VersionWaiter {
@@ -19,11 +20,11 @@ export class VersionWaiter {
 
   async start(): Promise<void> {
     this.subscriber.on('message', (_channel: string, message: string) => {
-      const space = message.lastIndexOf(' ');
-      const [id, version] = [message.slice(0, space), Number(message.slice(space + 1))];
-      this.onUpdate(id, version);
-      const listeners = this.waiters.get(id);
-      if (listeners) for (const listener of listeners) listener(version);
+      for (const { id, version } of parseUpdates(message)) {
+        this.onUpdate(id, version);
+        const listeners = this.waiters.get(id);
+        if (listeners) for (const listener of listeners) listener(version);
+      }
     });
     await this.subscriber.subscribe(this.channel);
   }

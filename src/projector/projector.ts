@@ -2,13 +2,14 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { dispatch, start, stop, type Ref } from 'nact';
 import { spawnProjector, type Project } from '../../actors/projections/actor.js';
-import { accountEventsOps, applyAccountEventsLua, commandResultOp, keys, type RedisOp } from '../../actors/projections/read-models.js';
+import { accountEventsOps, applyAccountEventsLua, commandResultOp, keys, type RawEvent, type RedisOp } from '../../actors/projections/read-models.js';
 import { commandResultCodec, type CommandResult } from '../../topics/command-results.js';
-import { eventCodec, type EventEnvelope } from '../../topics/events.js';
-import { parseJson } from '../../topics/codec.js';
+import { eventCodec } from '../../topics/events.js';
+import { parseJsonText } from '../../topics/codec.js';
 import type { Topology } from '../../topics/index.js';
 import { logger } from '../log.js';
 import { produceChunkBytesMax } from '../processor/batch-output.js';
+import { CommitLanes } from './commit-lanes.js';
 import { projectorMetrics as metrics } from '../metrics.js';
 
 export interface ProjectorOptions {
@@ -19,6 +20,8 @@ export interface ProjectorOptions {
   readonly appId: string;
   readonly batchBytesMax: number;
   readonly partitionsConcurrently: number;
+  /** Batches of a partition sent to Redis and not yet acknowledged; fetching waits beyond. */
+  readonly batchesInFlightPerPartitionMax: number;
 }
 
 export interface Projector {
@@ -27,12 +30,15 @@ export interface Projector {
 
 /** Redis calls per pipeline: bounds the memory of one round trip. */
 export const pipelineOpsMax = 2_000;
+/** On stop, how long sent batches get to be acknowledged and committed. */
+const stopDrainWaitMs = 10_000;
 const log = logger('projector');
 
 /**
  * The projector role: a consumer group on `events` and `command-results` (read_committed). Each
- * batch goes to the projector actor of its read model, the Redis calls it returns run in
- * pipelines, and the batch's offset is committed only after Redis acknowledged every call.
+ * batch goes to the projector actor of its read model and the Redis calls it returns are sent
+ * at once; the consumer fetches on while Redis applies them, and a batch's offset is committed
+ * only after Redis acknowledged it and every earlier batch of its partition (CommitLanes).
  * Replays are harmless (see actors/projections/read-models.ts).
  */
 export async function startProjector(options: ProjectorOptions): Promise<Projector> {
@@ -40,8 +46,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const k = keys(appId);
   redis.defineCommand('applyAccountEvents', { lua: applyAccountEventsLua }); // the key count is the first argument
   const system = start() as Ref<unknown>;
-  const accounts = spawnProjector<EventEnvelope>(system, 'accounts', (events) => accountEventsOps(k, events));
+  const accounts = spawnProjector<RawEvent>(system, 'accounts', (events) => accountEventsOps(k, events));
   const results = spawnProjector<CommandResult>(system, 'command-results', (records) => records.map((result) => commandResultOp(k, result)));
+  let stopping = false;
 
   const consumer: Consumer = kafka.consumer({
     groupId: `${appId}-projector`,
@@ -51,27 +58,38 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     // is returned only for the first partition of a fetch, so a smaller limit crawls.
     maxBytesPerPartition: Math.max(options.batchBytesMax, 2 * produceChunkBytesMax),
   });
+  const lanes = new CommitLanes(consumer, options.batchesInFlightPerPartitionMax);
 
-  async function eachBatch({ batch }: EachBatchPayload): Promise<void> {
-    if (batch.isEmpty()) return;
+  async function eachBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
+    if (stopping || isStale() || batch.isEmpty()) return;
     const startedMs = Date.now();
     const ops =
       batch.topic === topics.events.name
-        ? await ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic))
-        : await ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic));
-    for (let i = 0; i < ops.length; i += pipelineOpsMax) await runPipeline(redis, ops.slice(i, i + pipelineOpsMax));
-    metrics.records.inc({ topic: batch.topic }, batch.messages.length);
-    metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
+        ? await ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic).map(([event, raw]) => ({ event, raw })))
+        : await ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic).map(([result]) => result));
+    const applied = runPipelines(redis, ops).then(() => {
+      metrics.records.inc({ topic: batch.topic }, batch.messages.length);
+      metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
+    });
+    await lanes.add(batch.topic, batch.partition, batch.messages[0]!.offset, String(BigInt(batch.lastOffset()) + 1n), applied);
   }
 
   await rebuildIfRedisLost(options, `${appId}-projector`, k.marker);
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.events.name, topics.commandResults.name], fromBeginning: true });
-  // eachBatch resolves the batch only after Redis acknowledged it; autoCommitThreshold 1 commits
-  // after every batch, including those kafkajs resolves itself (only transaction markers).
-  await consumer.run({ autoCommit: true, autoCommitThreshold: 1, eachBatchAutoResolve: true, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
+  consumer.on(consumer.events.GROUP_JOIN, () => lanes.reset());
+  // kafkajs resolves a batch of only transaction markers itself, without eachBatch: its offset
+  // is committed here, in order with the partition's other batches.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (stopping || payload.batchSize > 0) return;
+    const next = String(BigInt(payload.lastOffset) + 1n);
+    void lanes.add(payload.topic, payload.partition, next, next, Promise.resolve());
+  });
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
   return {
     stop: async () => {
+      stopping = true;
+      await lanes.settled(stopDrainWaitMs);
       await consumer.disconnect();
       stop(system as never);
     },
@@ -82,13 +100,18 @@ function ask<T>(actor: Ref<Project<T>>, records: T[]): Promise<RedisOp[]> {
   return new Promise((reply) => dispatch(actor, { records, reply }));
 }
 
-/** Our own topics: a record that does not decode is a bug upstream; it is logged and skipped. */
-function decodeAll<T>(messages: { value: Buffer | null; offset: string }[], validate: (v: unknown) => { ok: true; value: T } | { ok: false; reason: string }, topic: string): T[] {
-  const out: T[] = [];
+/**
+ * Our own topics: a record that does not decode is a bug upstream; it is logged and skipped.
+ * Each value comes with its JSON text: passing strings keeps ioredis from encoding a command's
+ * arguments one Buffer at a time.
+ */
+function decodeAll<T>(messages: { value: Buffer | null; offset: string }[], validate: (v: unknown) => { ok: true; value: T } | { ok: false; reason: string }, topic: string): Array<[T, string]> {
+  const out: Array<[T, string]> = [];
   for (const message of messages) {
-    const json = parseJson(message.value);
+    const text = message.value?.toString('utf8') ?? '';
+    const json = parseJsonText(text);
     const decoded = json.ok ? validate(json.value) : json;
-    if (decoded.ok) out.push(decoded.value);
+    if (decoded.ok) out.push([decoded.value, text]);
     else {
       metrics.invalid.inc({ topic });
       log.error('skipping a record that does not decode', { topic, offset: message.offset, reason: decoded.reason });
@@ -97,13 +120,19 @@ function decodeAll<T>(messages: { value: Buffer | null; offset: string }[], vali
   return out;
 }
 
-async function runPipeline(redis: Redis, ops: RedisOp[]): Promise<void> {
-  const pipeline = redis.pipeline();
-  const calls = pipeline as unknown as Record<string, (...args: (string | number)[]) => unknown>;
-  for (const [name, ...args] of ops) calls[name]!(...args);
-  const replies = (await pipeline.exec()) ?? [];
-  const failed = replies.find(([err]) => err);
-  if (failed) throw failed[0];
+/** Sends every call now, in pipelines of at most pipelineOpsMax; resolves when Redis acknowledged all. */
+async function runPipelines(redis: Redis, ops: RedisOp[]): Promise<void> {
+  const sent: Promise<[Error | null, unknown][] | null>[] = [];
+  for (let i = 0; i < ops.length; i += pipelineOpsMax) {
+    const pipeline = redis.pipeline();
+    const calls = pipeline as unknown as Record<string, (...args: (string | number)[]) => unknown>;
+    for (const [name, ...args] of ops.slice(i, i + pipelineOpsMax)) calls[name]!(...args);
+    sent.push(pipeline.exec());
+  }
+  for (const replies of await Promise.all(sent)) {
+    const failed = (replies ?? []).find(([err]) => err);
+    if (failed) throw failed[0];
+  }
 }
 
 /**
@@ -111,16 +140,29 @@ async function runPipeline(redis: Redis, ops: RedisOp[]): Promise<void> {
  * (the local stack keeps none on disk) would otherwise resume at the old offsets with empty
  * models. A marker key tells: when it is missing, project again from offset 0.
  */
-async function rebuildIfRedisLost({ admin, redis, topics }: ProjectorOptions, groupId: string, marker: string): Promise<void> {
+async function rebuildIfRedisLost({ admin, redis }: ProjectorOptions, groupId: string, marker: string): Promise<void> {
   const fresh = await redis.set(marker, '1', 'NX');
   if (fresh !== 'OK') return;
-  for (const topic of [topics.events.name, topics.commandResults.name]) {
-    try {
-      await admin.resetOffsets({ groupId, topic, earliest: true });
-    } catch (err) {
-      log.warn('could not reset the projector offsets for a fresh Redis (is another projector running?)', { topic, error: String(err) });
-      return;
-    }
+  try {
+    await forgetOffsets(admin, groupId);
+  } catch (err) {
+    log.warn('could not reset the projector offsets for a fresh Redis (is another projector running?)', { groupId, error: String(err) });
+    return;
   }
   log.info('no read models in Redis: projecting from offset 0');
+}
+
+/**
+ * Deletes the group and so its committed offsets: its next consumer starts at offset 0. Fails
+ * while the group has members. One request, where admin.resetOffsets joins the group once per
+ * topic and waits out a fetch (5 s each).
+ */
+export async function forgetOffsets(admin: Admin, groupId: string): Promise<void> {
+  try {
+    await admin.deleteGroups([groupId]);
+  } catch (err) {
+    const groups = (err as { groups?: Array<{ error?: { type?: string } }> }).groups;
+    if (groups?.length && groups.every((g) => g.error?.type === 'GROUP_ID_NOT_FOUND')) return; // nothing committed yet
+    throw err;
+  }
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { AccountView, HistoryEntry, Keys, Stats } from '../../actors/projections/read-models.js';
+import { historyEntryOf, type AccountView, type HistoryEntry, type Keys, type Stats } from '../../actors/projections/read-models.js';
 
 export type { AccountView, Stats } from '../../actors/projections/read-models.js';
 import type { CommandResult } from '../../topics/command-results.js';
@@ -33,7 +33,7 @@ export class ReadModels {
   async history(id: string, limit: number, cursor: number | undefined): Promise<{ items: HistoryEntry[]; nextCursor: number | null }> {
     const max = cursor === undefined ? '+inf' : `(${cursor}`;
     const members = await this.redis.zrevrangebyscore(this.k.history(id), max, '-inf', 'LIMIT', 0, limit + 1);
-    const items = members.slice(0, limit).map((m) => JSON.parse(m) as HistoryEntry);
+    const items = members.slice(0, limit).flatMap((m) => historyEntryOf(m) ?? []);
     return { items, nextCursor: members.length > limit ? items[items.length - 1]!.seq : null };
   }
 

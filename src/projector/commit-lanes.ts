@@ -1,0 +1,118 @@
+import type { TopicPartitionOffsetAndMetadata } from 'kafkajs';
+import { logger } from '../log.js';
+
+/** What the lanes need of the consumer: committing offsets, and fetching a partition again. */
+export interface LaneConsumer {
+  commitOffsets(offsets: TopicPartitionOffsetAndMetadata[]): Promise<void>;
+  seek(at: { topic: string; partition: number; offset: string }): void;
+  pause(topics: Array<{ topic: string; partitions: number[] }>): void;
+  resume(topics: Array<{ topic: string; partitions: number[] }>): void;
+}
+
+/** After a failed batch, its partition rests this long before it is fetched again (Redis may be down). */
+export const failureRetryDelayMs = 1_000;
+
+interface Lane {
+  /** Below it, everything is in Redis: a failure fetches again from here (replays are harmless). */
+  resume: string | undefined;
+  /** Bumped by a failure or a rebalance: steps of an older epoch neither commit nor fail the lane. */
+  epoch: number;
+  /** The last step: each waits for the one before, so offsets commit in order. */
+  tail: Promise<void>;
+  /** Steps not yet settled, oldest first. */
+  queued: Promise<void>[];
+}
+
+const log = logger('projector');
+
+/**
+ * Per topic-partition, the batches whose Redis calls are sent and not yet acknowledged. The
+ * consumer fetches on while Redis applies (kafkajs fetches again only when every batch of the
+ * previous fetch returned); an offset is committed once its batch and every earlier one of the
+ * partition were acknowledged. Commits of all partitions go out together, one request at a time.
+ */
+export class CommitLanes {
+  private readonly lanes = new Map<string, Lane>();
+  private readonly toCommit = new Map<string, TopicPartitionOffsetAndMetadata>();
+  private committing: Promise<void> | undefined;
+
+  constructor(
+    private readonly consumer: LaneConsumer,
+    /** Batches of a partition sent and not yet acknowledged; add() waits beyond. */
+    private readonly inFlightMax: number,
+  ) {}
+
+  /**
+   * Queues a sent batch: done settles when Redis acknowledged it. firstOffset: its first record's
+   * offset; nextOffset: the offset to commit once it is done. Resolves when the partition has room.
+   */
+  async add(topic: string, partition: number, firstOffset: string, nextOffset: string, done: Promise<void>): Promise<void> {
+    done.catch(() => undefined); // handled in order below; never an unhandled rejection meanwhile
+    const key = `${topic}\u0000${partition}`;
+    let lane = this.lanes.get(key);
+    if (!lane) this.lanes.set(key, (lane = { resume: undefined, epoch: 0, tail: Promise.resolve(), queued: [] }));
+    lane.resume ??= firstOffset;
+    const { epoch, queued } = lane;
+    const current = lane;
+    const step = lane.tail.then(async () => {
+      if (current.epoch !== epoch) return;
+      try {
+        await done;
+      } catch (err) {
+        if (current.epoch === epoch) this.fail(current, topic, partition, err);
+        return;
+      }
+      if (current.epoch !== epoch || (current.resume !== undefined && BigInt(nextOffset) <= BigInt(current.resume))) return;
+      current.resume = nextOffset;
+      this.commitSoon(key, { topic, partition, offset: nextOffset });
+    });
+    lane.tail = step;
+    queued.push(step);
+    void step.finally(() => queued.shift()); // steps settle in order: the one settling is the head
+    while (queued.length > this.inFlightMax && current.epoch === epoch) await queued[0];
+  }
+
+  /** After a rebalance kafkajs fetches from the committed offsets: what is in flight commits nothing more. */
+  reset(): void {
+    for (const lane of this.lanes.values()) lane.epoch++;
+    this.lanes.clear();
+  }
+
+  /** Resolves when every queued batch settled and its offset was committed, or after waitMs. */
+  async settled(waitMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+    const all = (async () => {
+      await Promise.all([...this.lanes.values()].map((lane) => lane.tail));
+      await this.committing;
+    })();
+    await Promise.race([all, timeout]);
+    clearTimeout(timer);
+  }
+
+  /** Drops what is queued behind the failed batch and fetches the partition again from its resume offset. */
+  private fail(lane: Lane, topic: string, partition: number, err: unknown): void {
+    lane.epoch++;
+    lane.queued = [];
+    lane.tail = Promise.resolve();
+    log.warn('redis failed a batch; fetching the partition again from its last applied offset after a pause', { topic, partition, offset: lane.resume, error: String(err) });
+    if (lane.resume !== undefined) this.consumer.seek({ topic, partition, offset: lane.resume });
+    this.consumer.pause([{ topic, partitions: [partition] }]);
+    setTimeout(() => this.consumer.resume([{ topic, partitions: [partition] }]), failureRetryDelayMs).unref();
+  }
+
+  private commitSoon(key: string, offset: TopicPartitionOffsetAndMetadata): void {
+    this.toCommit.set(key, offset);
+    this.committing ??= this.commitAll();
+  }
+
+  private async commitAll(): Promise<void> {
+    while (this.toCommit.size > 0) {
+      const offsets = [...this.toCommit.values()];
+      this.toCommit.clear();
+      // A failed commit (a rebalance) only means these records may be projected again: harmless.
+      await this.consumer.commitOffsets(offsets).catch((err: unknown) => log.warn('committing projector offsets failed', { error: String(err) }));
+    }
+    this.committing = undefined;
+  }
+}
