@@ -52,3 +52,24 @@ clusterPrototype.findGroupCoordinatorMetadata = function (this: object, args) {
   found.catch(() => cache.get(key)?.found === found && cache.delete(key));
   return found;
 };
+
+// A transaction's first AddPartitionsToTxn often meets CONCURRENT_TRANSACTIONS: the broker is
+// still writing the previous transaction's markers, a few ms. kafkajs then logs an error,
+// refreshes the whole cluster metadata and retries the send after its exponential backoff.
+// Like the Java client, ask again here after a short pause instead, within a bound; past it the
+// error goes up to kafkajs's own retries as before.
+export const concurrentTransactionsRetry = { pauseMs: 2, waitMaxMs: 1_000 };
+type AddPartitionsToTxn = (request: unknown) => Promise<unknown>;
+const brokerPrototype = (require('kafkajs/src/broker/index.js') as { prototype: { addPartitionsToTxn: AddPartitionsToTxn } }).prototype;
+const addPartitionsToTxn = brokerPrototype.addPartitionsToTxn;
+brokerPrototype.addPartitionsToTxn = async function (this: object, request) {
+  const deadlineMs = Date.now() + concurrentTransactionsRetry.waitMaxMs;
+  for (;;) {
+    try {
+      return await addPartitionsToTxn.call(this, request);
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || Date.now() >= deadlineMs) throw err;
+      await new Promise((resolve) => setTimeout(resolve, concurrentTransactionsRetry.pauseMs));
+    }
+  }
+};
