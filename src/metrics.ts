@@ -50,7 +50,7 @@ export const processorMetrics = {
 export const projectorMetrics = {
   records: new Counter({ name: 'ledger_projector_records_total', help: 'Records projected into Redis, by topic', labelNames: ['topic'] as const, registers: [registry] }),
   invalid: new Counter({ name: 'ledger_projector_invalid_records_total', help: 'Records skipped because they do not decode', labelNames: ['topic'] as const, registers: [registry] }),
-  batchSeconds: new Histogram({ name: 'ledger_projector_batch_duration_seconds', help: 'Decode, project, Redis pipelines, offset commit', buckets: secondsBuckets, registers: [registry] }),
+  batchSeconds: new Histogram({ name: 'ledger_projector_batch_duration_seconds', help: 'Decode, project, and Redis acknowledging the batch (the offset commits after, in order)', buckets: secondsBuckets, registers: [registry] }),
 };
 
 export const apiMetrics = {
