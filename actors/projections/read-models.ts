@@ -138,6 +138,9 @@ export function parseUpdates(message: string): Array<{ id: string; version: numb
   return updates;
 }
 
+/** Events with no history entry (historyEntry answers undefined for exactly these). */
+const notInHistory: ReadonlySet<EventEnvelope['type']> = new Set(['AccountOpened', 'AccountClosed']);
+
 /** An event from the events topic: decoded, and its JSON text as it was (the history keeps that). */
 export interface RawEvent {
   readonly event: EventEnvelope;
@@ -153,8 +156,7 @@ export function accountEventsOps(k: Keys, events: RawEvent[]): RedisOp[] {
     for (let i = start; i < Math.min(events.length, start + eventsPerCallMax); i++) {
       const { event, raw } = events[i]!;
       const opened = event.type === 'AccountOpened' ? event.payload : undefined;
-      const inHistory = event.type !== 'AccountOpened' && event.type !== 'AccountClosed';
-      mutable.push(event.aggregateId, event.seq, event.type, opened?.ownerId ?? '', opened?.currency ?? '', 'balance' in event.payload ? event.payload.balance : 0, event.occurredAt, inHistory ? raw : '');
+      mutable.push(event.aggregateId, event.seq, event.type, opened?.ownerId ?? '', opened?.currency ?? '', 'balance' in event.payload ? event.payload.balance : 0, event.occurredAt, notInHistory.has(event.type) ? '' : raw);
     }
     ops.push(args);
   }

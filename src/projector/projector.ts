@@ -65,8 +65,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     const startedMs = Date.now();
     const ops =
       batch.topic === topics.events.name
-        ? await ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic).map(([event, raw]) => ({ event, raw })))
-        : await ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic).map(([result]) => result));
+        ? await ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic, (event, raw) => ({ event, raw })))
+        : await ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic, (result) => result));
     const applied = runPipelines(redis, ops).then(() => {
       metrics.records.inc({ topic: batch.topic }, batch.messages.length);
       metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
@@ -105,13 +105,18 @@ function ask<T>(actor: Ref<Project<T>>, records: T[]): Promise<RedisOp[]> {
  * Each value comes with its JSON text: passing strings keeps ioredis from encoding a command's
  * arguments one Buffer at a time.
  */
-function decodeAll<T>(messages: { value: Buffer | null; offset: string }[], validate: (v: unknown) => { ok: true; value: T } | { ok: false; reason: string }, topic: string): Array<[T, string]> {
-  const out: Array<[T, string]> = [];
+function decodeAll<T, R>(
+  messages: { value: Buffer | null; offset: string }[],
+  validate: (v: unknown) => { ok: true; value: T } | { ok: false; reason: string },
+  topic: string,
+  wrap: (value: T, text: string) => R,
+): R[] {
+  const out: R[] = [];
   for (const message of messages) {
     const text = message.value?.toString('utf8') ?? '';
     const json = parseJsonText(text);
     const decoded = json.ok ? validate(json.value) : json;
-    if (decoded.ok) out.push([decoded.value, text]);
+    if (decoded.ok) out.push(wrap(decoded.value, text));
     else {
       metrics.invalid.inc({ topic });
       log.error('skipping a record that does not decode', { topic, offset: message.offset, reason: decoded.reason });
