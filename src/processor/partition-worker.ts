@@ -21,6 +21,8 @@ export interface ProcessorLimits {
   readonly actorReplyTimeoutMs: number;
   /** Batches of a partition accepted and not yet committed (the one committing included); fetching waits beyond. */
   readonly batchesInFlightPerPartitionMax: number;
+  /** Batches waiting behind a commit are merged into one transaction up to this many bytes of keys and values. */
+  readonly batchBytesMax: number;
 }
 
 /** A fetched batch: its records, and the offset to commit past (control records included). */
@@ -61,8 +63,8 @@ export class PartitionWorker {
   private nextOffset = 0n;
   /** What our last commit (or the previous owner's) moved the group's offset to: where a retry resumes. */
   private committed = 0n;
-  /** Accepted batches, oldest first; the head is the one being handled and committed. */
-  private readonly queue: FetchedBatch[] = [];
+  /** Accepted batches, oldest first; the head ones are being handled and committed. */
+  private readonly queue: (FetchedBatch & { bytes: number })[] = [];
   private roomFreed: (() => void) | undefined;
   private draining: Promise<void> | undefined;
   private closed = false;
@@ -141,7 +143,8 @@ export class PartitionWorker {
     if (this.closed) return;
     const messages = batch.messages.filter((m) => BigInt(m.offset) >= this.nextOffset);
     this.nextOffset = batch.lastOffset + 1n;
-    this.queue.push({ messages, lastOffset: batch.lastOffset });
+    const bytes = messages.reduce((n, m) => n + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0);
+    this.queue.push({ messages, lastOffset: batch.lastOffset, bytes });
     if (this.queue.length === 1) {
       this.draining = this.drain(heartbeat);
       this.draining.catch(onFailure);
@@ -153,11 +156,20 @@ export class PartitionWorker {
     return this.committed;
   }
 
-  /** Handles the queue's batches in order until it is empty; throws at the first failure. */
+  /**
+   * Handles the queue's batches in order until it is empty; throws at the first failure. The
+   * batches that arrived during a commit go into the next transaction together: a transaction
+   * costs the same five round trips however small, and a command waits for one, not one per
+   * batch queued before it.
+   */
   private async drain(heartbeat: () => Promise<void>): Promise<void> {
     while (!this.closed && this.queue.length > 0) {
-      await this.handle(this.queue[0]!, heartbeat);
-      this.queue.shift();
+      let count = 1;
+      let bytes = this.queue[0]!.bytes;
+      while (count < this.queue.length && bytes + this.queue[count]!.bytes <= this.ctx.limits.batchBytesMax) bytes += this.queue[count++]!.bytes;
+      const merged = this.queue.slice(0, count);
+      await this.handle({ messages: merged.flatMap((b) => b.messages), lastOffset: merged.at(-1)!.lastOffset }, heartbeat);
+      this.queue.splice(0, count);
       this.roomFreed?.();
     }
   }
