@@ -43,6 +43,16 @@ test('one call applies a run, notices each account once at its newest version; a
   await subscriber.unsubscribe(k.updates);
 });
 
+test('ids of any characters and balances up to the largest safe integer arrive exactly', async () => {
+  // The events go to the script as one JSON argument: quotes, backslashes, non-ASCII and big numbers must survive it.
+  const k = keys(unique('rm'));
+  const id = 'é "q" \\ 😀 \u0001';
+  const big = Number.MAX_SAFE_INTEGER;
+  assert.equal(await apply(k, [opened(id), deposited(id, 2, big, big)]), [2]);
+  assert.equal(await redis.hgetall(k.account(id)), { id, ownerId: 'o', currency: 'EUR', balance: String(big), status: 'open', version: '2', updatedAt: at });
+  assert.equal(await redis.hgetall(k.stats), { 'accounts:open': '1', 'balance:EUR': String(big) });
+});
+
 test('a gap fails the call and keeps the stats equal to what the views applied before it', async () => {
   const k = keys(unique('rm'));
   const [answer] = await apply(k, [opened('a'), deposited('a', 2, 40, 40), deposited('a', 4, 1, 41)]);
