@@ -20,6 +20,7 @@ export async function dependency<T>(what: string, call: () => Promise<T>): Promi
   try {
     return await call();
   } catch (err) {
+    if (err instanceof Unavailable) throw err; // says already what is unavailable
     throw new Unavailable(`${what} unavailable: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

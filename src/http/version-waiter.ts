@@ -1,5 +1,6 @@
 import { parseUpdates } from '../../actors/projections/read-models.js';
 import type { Redis } from 'ioredis';
+import { Unavailable } from './problem.js';
 
 /**
  * Read-your-writes: resolves when an account's read model reaches a version. The projector
@@ -34,7 +35,7 @@ export class VersionWaiter {
    * after timeoutMs. Throws when waitersMax waits are already pending.
    */
   async waitFor(id: string, minVersion: number, timeoutMs: number, readVersion: () => Promise<number>): Promise<number> {
-    if (this.count >= this.waitersMax) throw new Error(`more than ${this.waitersMax} reads are waiting`);
+    if (this.count >= this.waitersMax) throw new Unavailable(`${this.waitersMax} reads are waiting for a version already; retry later`);
     let listener: ((version: number) => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     let latest = 0;
