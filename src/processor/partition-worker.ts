@@ -168,7 +168,7 @@ export class PartitionWorker {
       let bytes = this.queue[0]!.bytes;
       while (count < this.queue.length && bytes + this.queue[count]!.bytes <= this.ctx.limits.batchBytesMax) bytes += this.queue[count++]!.bytes;
       const merged = this.queue.slice(0, count);
-      await this.handle({ messages: merged.flatMap((b) => b.messages), lastOffset: merged.at(-1)!.lastOffset }, heartbeat);
+      await this.handle(count === 1 ? merged[0]! : { messages: merged.flatMap((b) => b.messages), lastOffset: merged.at(-1)!.lastOffset }, heartbeat);
       this.queue.splice(0, count);
       this.roomFreed?.();
     }

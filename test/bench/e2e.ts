@@ -1,7 +1,7 @@
 // npm run bench:e2e [-- --events 500000 --seconds 5 --parts abc --rounds 3]
 // (a) projector events/s into Redis vs raw ioredis pipelined writes: one key per event, and the
 //     same writes the projector makes per event; --rounds times, each on an empty Redis, and the
-//     median of the rounds' ratios (a ceiling alone moved by up to 1.6x between runs);
+//     median of the rounds' ratios (ceiling 1 alone moved by up to 1.8x between runs);
 // (b) command produced -> read model updated (the projector's notification, the moment a
 //     GET /accounts/:id sees it), p50/p99/max at offered loads of 1k, 5k, 10k commands/s;
 // (c) GET /accounts/:id requests/s and p99 under autocannon, cached and uncached, vs a bare
