@@ -31,6 +31,12 @@ export const processorMetrics = {
     buckets: secondsBuckets,
     registers: [registry],
   }),
+  commandLagSeconds: new Histogram({
+    name: 'ledger_processor_command_lag_seconds',
+    help: "From the record timestamp of a batch's first command (the producer's clock) to the batch's commit",
+    buckets: secondsBuckets,
+    registers: [registry],
+  }),
   liveActors: new Gauge({ name: 'ledger_processor_live_actors', help: 'Aggregate actors in memory', registers: [registry] }),
   restoreSeconds: new Histogram({
     name: 'ledger_processor_restore_duration_seconds',
@@ -51,6 +57,7 @@ export const projectorMetrics = {
   records: new Counter({ name: 'ledger_projector_records_total', help: 'Records projected into Redis, by topic', labelNames: ['topic'] as const, registers: [registry] }),
   invalid: new Counter({ name: 'ledger_projector_invalid_records_total', help: 'Records skipped because they do not decode', labelNames: ['topic'] as const, registers: [registry] }),
   batchSeconds: new Histogram({ name: 'ledger_projector_batch_duration_seconds', help: 'Decode, project, and Redis acknowledging the batch (the offset commits after, in order)', buckets: secondsBuckets, registers: [registry] }),
+  recordLagSeconds: new Histogram({ name: 'ledger_projector_record_lag_seconds', help: "From the record timestamp of a batch's first record (written in the processor's transaction) to Redis acknowledging the batch", buckets: secondsBuckets, registers: [registry] }),
 };
 
 export const apiMetrics = {

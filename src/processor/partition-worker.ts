@@ -228,6 +228,7 @@ export class PartitionWorker {
     }
 
     const nextChangelogOffset = await this.commit(batch, out, heartbeat);
+    if (batch.messages.length > 0) metrics.commandLagSeconds.observe((Date.now() - Number(batch.messages[0]!.timestamp)) / 1000);
     await this.persist(out, nextChangelogOffset);
     this.passivate();
     for (const [key, n] of counts) {

@@ -70,6 +70,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     const applied = runPipelines(redis, ops).then(() => {
       metrics.records.inc({ topic: batch.topic }, batch.messages.length);
       metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
+      metrics.recordLagSeconds.observe((Date.now() - Number(batch.messages[0]!.timestamp)) / 1000);
     });
     await lanes.add(batch.topic, batch.partition, batch.messages[0]!.offset, String(BigInt(batch.lastOffset()) + 1n), applied);
   }

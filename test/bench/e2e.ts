@@ -213,6 +213,7 @@ async function main(): Promise<void> {
         return `${((get('sum') / get('count')) * 1000).toFixed(1)} ms over ${get('count')}`;
       };
       console.log(`(b) processor batch ${await mean(roles[0]!, 'ledger_processor_batch_duration_seconds')}, of which commit ${await mean(roles[0]!, 'ledger_processor_commit_duration_seconds')}; projector batch ${await mean(roles[1]!, 'ledger_projector_batch_duration_seconds')}`);
+      console.log(`(b) lag of a batch's first record: command produced -> its batch committed ${await mean(roles[0]!, 'ledger_processor_command_lag_seconds')}; event written -> applied in Redis ${await mean(roles[1]!, 'ledger_projector_record_lag_seconds')}`);
     }
     if (parts.includes('c')) {
       const cachedApi = await startRoles('api', d.env);
