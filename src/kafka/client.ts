@@ -15,6 +15,18 @@ const levels: Record<number, keyof Logger> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
+/**
+ * kafkajs messages that are expected and handled, logged at debug: at warn they came several
+ * times per second under load.
+ */
+const expected: Array<(message: string, fields: Record<string, unknown>) => boolean> = [
+  // The broker still writes the previous transaction's markers; kafkajs-patch.ts asks again.
+  (message, fields) => message.startsWith('Response AddPartitionsToTxn') && String(fields.error).includes('another concurrent operation on the same transaction'),
+  // Our transactional producers retry a bounded number of times on purpose: a send that still
+  // fails aborts its batch's transaction, and the partition restarts from the committed state.
+  (message) => message.startsWith('Limiting retries for the idempotent producer'),
+];
+
 /** The one place that wires the kafkajs client: brokers, client id, retries and logging. */
 export function createKafka(brokers: string[], clientId: string): Kafka {
   return new Kafka({
@@ -29,7 +41,8 @@ export function createKafka(brokers: string[], clientId: string): Kafka {
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...fields } = log;
-        kafkaLog[levels[level] ?? 'info'](message, fields);
+        const quiet = level <= KafkaLogLevel.WARN && expected.some((is) => is(message, fields));
+        kafkaLog[quiet ? 'debug' : (levels[level] ?? 'info')](message, fields);
       },
   });
 }
