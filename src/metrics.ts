@@ -50,6 +50,18 @@ export const processorMetrics = {
     labelNames: ['kind'] as const,
     registers: [registry],
   }),
+  outputRecords: new Counter({
+    name: 'ledger_processor_output_records_total',
+    help: 'Records committed, by output (events, command-results, commands, commands-dlq, changelog)',
+    labelNames: ['output'] as const,
+    registers: [registry],
+  }),
+  outputBytes: new Counter({
+    name: 'ledger_processor_output_bytes_total',
+    help: 'Bytes of keys, values and headers committed, by output (events, command-results, commands, commands-dlq, changelog)',
+    labelNames: ['output'] as const,
+    registers: [registry],
+  }),
   aborts: new Counter({ name: 'ledger_processor_aborted_batches_total', help: 'Batches whose transaction failed', registers: [registry] }),
 };
 

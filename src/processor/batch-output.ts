@@ -6,6 +6,8 @@ import type { CommandResult } from '../../topics/command-results.js';
 import type { EventEnvelope } from '../../topics/events.js';
 import { encodeSnapshot, type AggregateSnapshot } from '../../topics/aggregates-changelog.js';
 
+export type OutputKind = 'events' | 'command-results' | 'commands' | 'commands-dlq' | 'changelog';
+
 /** Largest bytes per produce request: well under the broker's 1 MiB message.max.bytes per record batch. */
 export const produceChunkBytesMax = 512 * 1024;
 const recordOverheadBytes = 70;
@@ -24,6 +26,8 @@ export class BatchOutput {
   readonly dlq: Message[] = [];
   /** Latest snapshot per aggregate, JSON bytes: written to the changelog, then to RocksDB. */
   readonly snapshots = new Map<string, Buffer>();
+  /** Records, and bytes of their keys, values and headers, per output, as chunks() cut them (for the metrics). */
+  readonly written = new Map<OutputKind, { records: number; bytes: number }>();
 
   constructor(
     private readonly topics: Topology,
@@ -56,19 +60,23 @@ export class BatchOutput {
   chunks(): TopicMessages[][] {
     const changelog: Message[] = [];
     for (const [key, value] of this.snapshots) changelog.push({ key, value, partition: this.partition });
-    const all: Array<[string, Message[]]> = [
-      [this.topics.events.name, this.events],
-      [this.topics.commandResults.name, this.results],
-      [this.topics.commands.name, this.commands],
-      [this.topics.commandsDlq.name, this.dlq],
-      [this.topics.changelog.name, changelog],
+    const all: Array<[OutputKind, string, Message[]]> = [
+      ['events', this.topics.events.name, this.events],
+      ['command-results', this.topics.commandResults.name, this.results],
+      ['commands', this.topics.commands.name, this.commands],
+      ['commands-dlq', this.topics.commandsDlq.name, this.dlq],
+      ['changelog', this.topics.changelog.name, changelog],
     ];
     const chunks: TopicMessages[][] = [];
     let current = new Map<string, Message[]>();
     let bytes = 0;
-    for (const [topic, messages] of all) {
+    this.written.clear();
+    for (const [kind, topic, messages] of all) {
+      if (messages.length > 0) this.written.set(kind, { records: messages.length, bytes: 0 });
       for (const message of messages) {
-        const size = sizeOf(message.key) + sizeOf(message.value) + headersSize(message.headers) + recordOverheadBytes;
+        const recordBytes = sizeOf(message.key) + sizeOf(message.value) + headersSize(message.headers);
+        this.written.get(kind)!.bytes += recordBytes;
+        const size = recordBytes + recordOverheadBytes;
         if (bytes > 0 && bytes + size > produceChunkBytesMax) {
           chunks.push(toTopicMessages(current));
           current = new Map();

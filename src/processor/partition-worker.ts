@@ -235,6 +235,10 @@ export class PartitionWorker {
       const [type, outcome] = key.split('\u0000') as [string, string];
       metrics.commands.inc({ type, outcome }, n);
     }
+    for (const [output, { records, bytes }] of out.written) {
+      metrics.outputRecords.inc({ output }, records);
+      metrics.outputBytes.inc({ output }, bytes);
+    }
     metrics.batchSize.observe(batch.messages.length);
     metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
   }

@@ -214,6 +214,18 @@ async function main(): Promise<void> {
       };
       console.log(`(b) processor batch ${await mean(roles[0]!, 'ledger_processor_batch_duration_seconds')}, of which commit ${await mean(roles[0]!, 'ledger_processor_commit_duration_seconds')}; projector batch ${await mean(roles[1]!, 'ledger_projector_batch_duration_seconds')}`);
       console.log(`(b) lag of a batch's first record: command produced -> its batch committed ${await mean(roles[0]!, 'ledger_processor_command_lag_seconds')}; event written -> applied in Redis ${await mean(roles[1]!, 'ledger_projector_record_lag_seconds')}`);
+      // Sums every series of a counter whose labels match.
+      const total = async (role: RoleProcess, name: string, labels = '') => {
+        const text = await (await fetch(`http://127.0.0.1:${role.port}/metrics`)).text();
+        return [...text.matchAll(new RegExp(`^${name}\\{[^}]*${labels}[^}]*\\} ([0-9.e+-]+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+      };
+      const handled = await total(roles[0]!, 'ledger_processor_commands_total');
+      const bytes = (labels = '') => total(roles[0]!, 'ledger_processor_output_bytes_total', labels);
+      const snapshots = await total(roles[0]!, 'ledger_processor_output_records_total', 'output="changelog"');
+      console.log(
+        `(b) processor output: ${((await bytes()) / handled).toFixed(0)} bytes per command, of which snapshots ${((await bytes('output="changelog"')) / handled).toFixed(0)}` +
+          ` (${(snapshots / handled).toFixed(2)} snapshots per command, ${((await bytes('output="changelog"')) / snapshots).toFixed(0)} bytes each; ${handled} commands)`,
+      );
     }
     if (parts.includes('c')) {
       const cachedApi = await startRoles('api', d.env);
