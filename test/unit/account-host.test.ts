@@ -288,6 +288,34 @@ test('the snapshot the host produces survives the changelog wire format unchange
   assert.is(decodeSnapshot(Buffer.from(JSON.stringify(wire))).ok, false);
 });
 
+test('the wire format: relative numbers, any order of versions and times, and the older absolute form still read', () => {
+  const recent: AggregateSnapshot['recent'] = [
+    { commandId: 'c-1', status: 'accepted', version: 1, receivedAtMs },
+    { commandId: 'c-2', status: 'rejected', version: 1, receivedAtMs: receivedAtMs + 5, reason: rejections.insufficientFunds },
+    { commandId: 'c-3', status: 'accepted', version: 2, receivedAtMs: receivedAtMs - 3 }, // a broker clock that stepped back
+    { commandId: 'c-4', status: 'accepted', version: 4, receivedAtMs: receivedAtMs + 1_000 },
+  ];
+  const snapshot: AggregateSnapshot = { version: 5, state: { status: 'open', ownerId: 'o', currency: 'EUR', balance: 9 }, recent };
+  const wire = JSON.parse(encodeSnapshot(snapshot).toString()) as { recent: unknown[][]; recentAtMs: number };
+  assert.equal(wire.recent, [['c-1', 0, 5], ['c-2', 1, -8, rejections.insufficientFunds], ['c-3', 2, 1_003], ['c-4', 1, 0]]);
+  assert.is(wire.recentAtMs, receivedAtMs + 1_000);
+  assert.equal(decodeSnapshot(encodeSnapshot(snapshot)), { ok: true, value: snapshot });
+  const absolute = { version: 5, state: snapshot.state, recent: recent.map((r) => (r.reason === undefined ? [r.commandId, r.version, r.receivedAtMs] : [r.commandId, r.version, r.receivedAtMs, r.reason])) };
+  assert.equal(decodeSnapshot(Buffer.from(JSON.stringify(absolute))), { ok: true, value: snapshot });
+  const empty = { ...emptySnapshot, recent: [] };
+  assert.equal(decodeSnapshot(encodeSnapshot(empty)), { ok: true, value: empty });
+});
+
+test('a full dedup window costs a few bytes per entry beyond its commandId', () => {
+  let step = handleAll(emptySnapshot, [cmd.open('acc-1', 'EUR', { commandId: 'open' })]).snapshot;
+  for (let i = 0; i < dedupEntriesMax; i++) step = handleCommand(step, cmd.deposit('acc-1', 1, { commandId: `d-${i}` }), receivedAtMs + i * 400).snapshot;
+  const bytes = encodeSnapshot(step).length;
+  const idBytes = step.recent.reduce((n, r) => n + r.commandId.length, 0);
+  // Each entry: the id's quotes, brackets, commas and two short numbers, about 10 bytes.
+  assert.ok(bytes - idBytes < 150 + 12 * dedupEntriesMax, `${bytes} bytes, ${idBytes} of them commandIds`);
+  assert.equal(decodeSnapshot(encodeSnapshot(step)), { ok: true, value: step });
+});
+
 const openSnapshot = (): AggregateSnapshot => ({
   version: 3,
   state: { status: 'open', ownerId: 'owner-1', currency: 'EUR', balance: 700 },
