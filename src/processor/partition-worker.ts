@@ -65,7 +65,8 @@ export class PartitionWorker {
   private committed = 0n;
   /** Accepted batches, oldest first; the head ones are being handled and committed. */
   private readonly queue: (FetchedBatch & { bytes: number })[] = [];
-  private roomFreed: (() => void) | undefined;
+  /** Called once when the queue has room again (or the worker closes). */
+  private roomWaiters: (() => void)[] = [];
   private draining: Promise<void> | undefined;
   private closed = false;
   private spawned = 0;
@@ -129,18 +130,18 @@ export class PartitionWorker {
   }
 
   /**
-   * Queues a fetched batch and returns, so the consumer fetches on while the batch commits; it
-   * waits only while batchesInFlightPerPartitionMax batches are accepted and not committed. Batches are handled
-   * and committed one after another, each partition on its own, not in rounds with the others.
+   * Queues a fetched batch and returns, so the consumer fetches on while the batch commits.
+   * Batches are handled and committed one after another, each partition on its own, not in
+   * rounds with the others. Returns true when batchesInFlightPerPartitionMax batches are now
+   * accepted and not committed: the caller then pauses the partition until whenRoom. (A batch
+   * that still comes waits here for room.)
    * onFailure: called once when a batch fails; the worker is unusable from then on, and the
    * caller fetches again from resumeOffset with a new worker.
    */
-  async accept(batch: FetchedBatch, heartbeat: () => Promise<void>, onFailure: (err: unknown) => void): Promise<void> {
-    if (batch.lastOffset < this.nextOffset) return; // fetched again after a consumer restart: accepted already
-    while (!this.closed && this.queue.length >= this.ctx.limits.batchesInFlightPerPartitionMax) {
-      await new Promise<void>((resolve) => (this.roomFreed = resolve));
-    }
-    if (this.closed) return;
+  async accept(batch: FetchedBatch, heartbeat: () => Promise<void>, onFailure: (err: unknown) => void): Promise<boolean> {
+    if (batch.lastOffset < this.nextOffset) return false; // fetched again after a consumer restart: accepted already
+    while (!this.closed && this.isFull) await new Promise<void>((resolve) => this.whenRoom(resolve));
+    if (this.closed) return false;
     const messages = batch.messages.filter((m) => BigInt(m.offset) >= this.nextOffset);
     this.nextOffset = batch.lastOffset + 1n;
     const bytes = messages.reduce((n, m) => n + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0);
@@ -149,6 +150,23 @@ export class PartitionWorker {
       this.draining = this.drain(heartbeat);
       this.draining.catch(onFailure);
     }
+    return this.isFull;
+  }
+
+  private get isFull(): boolean {
+    return this.queue.length >= this.ctx.limits.batchesInFlightPerPartitionMax;
+  }
+
+  /** Calls callback once, when the queue has room again or the worker closes. */
+  whenRoom(callback: () => void): void {
+    if (this.closed || !this.isFull) callback();
+    else this.roomWaiters.push(callback);
+  }
+
+  private freeRoom(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const callback of waiters) callback();
   }
 
   /** The offset the group has committed for this partition as far as this worker knows (never above the truth). */
@@ -170,7 +188,7 @@ export class PartitionWorker {
       const merged = this.queue.slice(0, count);
       await this.handle(count === 1 ? merged[0]! : { messages: merged.flatMap((b) => b.messages), lastOffset: merged.at(-1)!.lastOffset }, heartbeat);
       this.queue.splice(0, count);
-      this.roomFreed?.();
+      this.freeRoom();
     }
   }
 
@@ -314,7 +332,7 @@ export class PartitionWorker {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.roomFreed?.();
+    this.freeRoom();
     await this.draining?.catch(() => undefined); // the batch in flight commits or fails; the queue behind it is dropped
     stop(this.parent); // stops every actor of this partition with it
     this.actors.clear();

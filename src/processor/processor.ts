@@ -103,15 +103,21 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   /**
    * Hands the batch to its partition's worker, which commits it in the background: the consumer
    * fetches on instead of waiting for the slowest partition's transaction (kafkajs waits for every
-   * eachBatch of a fetch before the next fetch).
+   * eachBatch of a fetch before the next fetch). A partition whose worker is full is paused, not
+   * waited for, so the others are fetched meanwhile.
    */
   async function eachBatch({ batch, heartbeat, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.isEmpty()) return;
     const { partition } = batch;
     if (!assigned.has(partition)) throw new Error(`partition ${partition} is not assigned to this instance`);
     const worker = workers.get(partition)?.worker ?? (await openWorker(partition, heartbeat));
-    await worker.accept({ messages: batch.messages, lastOffset: BigInt(batch.lastOffset()) }, heartbeat, (err) => void failed(partition, worker, err));
+    const full = await worker.accept({ messages: batch.messages, lastOffset: BigInt(batch.lastOffset()) }, heartbeat, (err) => void failed(partition, worker, err));
     resolveOffset(batch.lastOffset());
+    if (full) {
+      const topicPartitions = [{ topic: topics.commands.name, partitions: [partition] }];
+      consumer.pause(topicPartitions);
+      worker.whenRoom(() => consumer.resume(topicPartitions)); // also when the worker closes: a new one takes over
+    }
     updateLiveActors();
   }
 
