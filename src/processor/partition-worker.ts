@@ -44,10 +44,13 @@ export interface WorkerContext {
   readonly limits: ProcessorLimits;
   /** The committed offset of commands/p, read after our producer fenced any previous owner. */
   readonly committedOffset: () => Promise<bigint>;
+  /** The Kafka cluster's id: a store restored from another cluster's changelog is emptied first. */
+  readonly clusterId: () => Promise<string>;
 }
 
 const snapshotKey = (aggregateId: string) => `a:${aggregateId}`;
 const changelogOffsetKey = 'm:changelog-offset';
+const clusterIdKey = 'm:cluster-id';
 const restoreWriteBatchMax = 5_000;
 const log = logger('processor');
 
@@ -101,7 +104,9 @@ export class PartitionWorker {
   private async restore(heartbeat: () => Promise<void>): Promise<void> {
     const startedMs = Date.now();
     const { partition, topics, producer } = this.ctx;
-    const fromOffset = BigInt((await this.store.get(changelogOffsetKey))?.toString() ?? '0');
+    let fromOffset = BigInt((await this.store.get(changelogOffsetKey))?.toString() ?? '0');
+    const clusterId = await this.ctx.clusterId();
+    const storedClusterId = (await this.store.get(clusterIdKey))?.toString();
     const tx = await producer.transaction();
     let markerOffset: bigint;
     try {
@@ -111,6 +116,14 @@ export class PartitionWorker {
     } catch (err) {
       await tx.abort().catch(() => undefined);
       throw err;
+    }
+    // A store from another cluster, or beyond the end of this changelog (the topic was deleted
+    // and created again): its snapshots are not this changelog's, and restoring over them
+    // would bring back aggregates the log does not have.
+    if ((storedClusterId !== undefined && storedClusterId !== clusterId) || fromOffset > markerOffset) {
+      log.warn('the store is not of this changelog: emptied, restoring from offset 0', { partition, storeOffset: String(fromOffset), changelogEnd: String(markerOffset), storedClusterId, clusterId });
+      await this.empty();
+      fromOffset = 0n;
     }
     let restored = 0;
     await this.ctx.reader.read(partition, fromOffset, markerOffset, async (messages) => {
@@ -124,9 +137,25 @@ export class PartitionWorker {
       restored += ops.length;
       await heartbeat();
     });
-    await this.store.write([{ type: 'put', key: changelogOffsetKey, value: String(markerOffset + 1n) }]);
+    await this.store.write([
+      { type: 'put', key: changelogOffsetKey, value: String(markerOffset + 1n) },
+      { type: 'put', key: clusterIdKey, value: clusterId },
+    ]);
     metrics.restoreSeconds.observe((Date.now() - startedMs) / 1000);
     log.info('partition restored', { partition, fromOffset: String(fromOffset), toOffset: String(markerOffset), snapshots: restored, ms: Date.now() - startedMs });
+  }
+
+  /** Deletes every key of the store. */
+  private async empty(): Promise<void> {
+    let ops: BatchOp[] = [];
+    for await (const [key] of this.store.entries()) {
+      ops.push({ type: 'del', key });
+      if (ops.length === restoreWriteBatchMax) {
+        await this.store.write(ops);
+        ops = [];
+      }
+    }
+    await this.store.write(ops);
   }
 
   /**

@@ -86,6 +86,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         actorSystem,
         limits: options.limits,
         committedOffset: () => committedOffset(admin, groupId, topics.commands.name, partition),
+        clusterId,
       }, heartbeat);
       workers.set(partition, { worker, producer });
       return worker;
@@ -94,6 +95,16 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       throw err;
     }
   }
+
+  let cluster: Promise<string> | undefined; // asked once; a failure is asked again next time
+  const clusterId = () =>
+    (cluster ??= retriable(() => admin.describeCluster()).then(
+      (c) => c.clusterId,
+      (err: unknown) => {
+        cluster = undefined;
+        throw err;
+      },
+    ));
 
   let partitions: number | undefined;
   const partitionCount = async () => (partitions ??= (await retriable(() => admin.fetchTopicMetadata({ topics: [topics.commands.name] }))).topics[0]!.partitions.length);

@@ -11,6 +11,9 @@ import { buildWorkload, type RawCommand, type Workload } from '../support/ledger
 import { startRoles } from '../support/processes.js';
 import { TopicReader } from '../support/topic-reader.js';
 import { deployment, expectedResultCount, partitions, produce, type Deployment } from '../support/deployment.js';
+import { rejections } from '../../actors/account/decider.js';
+import { murmur2Partition } from '../../topics/commands.js';
+import { topology } from '../../topics/index.js';
 
 /** Every outcome the model predicts, nothing more, and money conserved. */
 function verify(reader: TopicReader, d: Deployment, w: Workload): void {
@@ -132,6 +135,39 @@ test('RocksDB deleted: the state restored from the changelog is the same', async
     assert.equal(after.get(id)?.state, { ...before.get(id)!.state, balance: w.balances.get(id)! + 7 } as AggregateSnapshot['state']);
   }
   for (const [id, snapshot] of before) if (!senders.includes(id)) assert.equal(after.get(id), snapshot, `snapshot of ${id} restored as it was`);
+});
+
+test('a store left by another changelog (same APP_ID and DATA_DIR, topics made anew) is emptied, not restored over', async () => {
+  const { d, w } = crashed;
+  assert.ok(d && w, 'runs after the crash test');
+  // New topics (another prefix) with the old deployment's appId and stores: as if its topics were deleted and created again.
+  const fresh = await deployment({ APP_ID: d.appId, DATA_DIR: d.dataDir });
+  const topics = topology(d.appId, partitions, `${fresh.ns}.`);
+  // A deposit on an old account of every partition (a worker opens a partition's store at its first command).
+  const known = Array.from({ length: partitions }, (_, p) => [...w.versions.keys()].find((id) => murmur2Partition(Buffer.from(id), partitions) === p)!);
+  const commands: RawCommand[] = [
+    ...known.map((id, p): RawCommand => ({ commandId: `${fresh.ns}-d${p}`, type: 'Deposit', aggregateId: id, payload: { amount: 5 }, issuedAt: '2026-01-01T00:00:02Z' })),
+    { commandId: `${fresh.ns}-o`, type: 'OpenAccount', aggregateId: `${fresh.ns}-new`, payload: { ownerId: 'o', currency: 'EUR' }, issuedAt: '2026-01-01T00:00:02Z' },
+  ];
+  const processor = await startRoles('processor', fresh.env);
+  const reader = await TopicReader.start([topics.commandResults.name]);
+  try {
+    await produce(topics.commands.name, commands);
+    await reader.until('every result', () => reader.values<CommandResult>(topics.commandResults.name).length >= commands.length);
+  } finally {
+    await reader.stop();
+    await processor.stop();
+  }
+  const results = new Map(reader.values<CommandResult>(topics.commandResults.name).map((r) => [r.commandId, r]));
+  known.forEach((id, p) => {
+    const commandId = `${fresh.ns}-d${p}`;
+    assert.equal(results.get(commandId), { commandId, aggregateId: id, status: 'rejected', reason: rejections.unknownAccount, version: 0 }, `the old account ${id} is not in this log`);
+  });
+  assert.is(results.get(`${fresh.ns}-o`)?.status, 'accepted');
+  // What the stores hold: the new account, and the old ids only as never opened (remembering the rejected deposit).
+  const left = await snapshots(d);
+  assert.equal([...left.keys()].sort(), [...known, `${fresh.ns}-new`].sort(), 'no other aggregate of the old log');
+  for (const id of known) assert.equal([left.get(id)?.version, left.get(id)?.state], [0, { status: 'none' }], `${id} as never opened`);
 });
 
 test.run();
