@@ -71,6 +71,10 @@ export class PartitionWorker {
   /** Called once when the queue has room again (or the worker closes). */
   private roomWaiters: (() => void)[] = [];
   private draining: Promise<void> | undefined;
+  /** Head batches of the queue that drain() is handling now (merged into one transaction). */
+  private handling = 0;
+  /** From the last accept(): what skip() queues with. */
+  private lastAccepted: { heartbeat: () => Promise<void>; onFailure: (err: unknown) => void } | undefined;
   private closed = false;
   private spawned = 0;
 
@@ -174,12 +178,33 @@ export class PartitionWorker {
     const messages = batch.messages.filter((m) => BigInt(m.offset) >= this.nextOffset);
     this.nextOffset = batch.lastOffset + 1n;
     const bytes = messages.reduce((n, m) => n + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0);
-    this.queue.push({ messages, lastOffset: batch.lastOffset, bytes });
+    this.lastAccepted = { heartbeat, onFailure };
+    this.enqueue({ messages, lastOffset: batch.lastOffset, bytes });
+    return this.isFull;
+  }
+
+  /**
+   * A fetched batch of only transaction markers (or aborted records), which kafkajs hands to no
+   * eachBatch: its offsets are committed with the partition's next transaction. The last queued
+   * batch not yet being handled takes them; else an empty batch (a transaction of only the
+   * offset) is queued. Otherwise a partition whose last fetch held only markers kept a lag that
+   * never went away.
+   */
+  skip(lastOffset: bigint): void {
+    if (this.closed || !this.lastAccepted || lastOffset < this.nextOffset) return;
+    this.nextOffset = lastOffset + 1n;
+    const last = this.queue.at(-1);
+    if (last && this.queue.length > this.handling) this.queue[this.queue.length - 1] = { ...last, lastOffset };
+    else this.enqueue({ messages: [], lastOffset, bytes: 0 });
+  }
+
+  private enqueue(batch: FetchedBatch & { bytes: number }): void {
+    this.queue.push(batch);
     if (this.queue.length === 1) {
+      const { heartbeat, onFailure } = this.lastAccepted!;
       this.draining = this.drain(heartbeat);
       this.draining.catch(onFailure);
     }
-    return this.isFull;
   }
 
   private get isFull(): boolean {
@@ -215,8 +240,10 @@ export class PartitionWorker {
       let bytes = this.queue[0]!.bytes;
       while (count < this.queue.length && bytes + this.queue[count]!.bytes <= this.ctx.limits.batchBytesMax) bytes += this.queue[count++]!.bytes;
       const merged = this.queue.slice(0, count);
+      this.handling = count;
       await this.handle(count === 1 ? merged[0]! : { messages: merged.flatMap((b) => b.messages), lastOffset: merged.at(-1)!.lastOffset }, heartbeat);
       this.queue.splice(0, count);
+      this.handling = 0;
       this.freeRoom();
     }
   }

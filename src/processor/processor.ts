@@ -149,6 +149,10 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     log.info('partitions assigned', { partitions: [...assigned].sort((a, b) => a - b) });
     for (const partition of workers.keys()) if (!assigned.has(partition)) void closeWorker(partition);
   });
+  // kafkajs hands a batch of only transaction markers to no eachBatch; its offsets go with the partition's next commit.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.batchSize === 0) workers.get(payload.partition)?.worker.skip(BigInt(payload.lastOffset));
+  });
   consumer.on(consumer.events.CRASH, ({ payload }) => log.error('consumer crashed', { error: String(payload.error), restart: payload.restart }));
 
   await consumer.connect();
