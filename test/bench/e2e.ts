@@ -206,25 +206,18 @@ async function main(): Promise<void> {
       for (const r of await latencies(kafka, redis, d, parts.includes('b') ? offeredLoads : [])) {
         console.log(`(b) ${String(r.rate).padStart(5)} commands/s offered: p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (${r.seen}/${r.sent} seen)${r.rate === 5_000 ? '  (target p99 <= 100 ms)' : ''}`);
       }
-      // Where the latency goes: mean durations from the roles' own histograms over the three runs.
-      const mean = async (role: RoleProcess, name: string) => {
-        const text = await (await fetch(`http://127.0.0.1:${role.port}/metrics`)).text();
-        const get = (suffix: string) => Number(new RegExp(`^${name}_${suffix} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
-        return `${((get('sum') / get('count')) * 1000).toFixed(1)} ms over ${get('count')}`;
-      };
-      console.log(`(b) processor batch ${await mean(roles[0]!, 'ledger_processor_batch_duration_seconds')}, of which commit ${await mean(roles[0]!, 'ledger_processor_commit_duration_seconds')}; projector batch ${await mean(roles[1]!, 'ledger_projector_batch_duration_seconds')}`);
-      console.log(`(b) lag of a batch's first record: command produced -> its batch committed ${await mean(roles[0]!, 'ledger_processor_command_lag_seconds')}; event written -> applied in Redis ${await mean(roles[1]!, 'ledger_projector_record_lag_seconds')}`);
-      // Sums every series of a counter whose labels match.
-      const total = async (role: RoleProcess, name: string, labels = '') => {
-        const text = await (await fetch(`http://127.0.0.1:${role.port}/metrics`)).text();
-        return [...text.matchAll(new RegExp(`^${name}\\{[^}]*${labels}[^}]*\\} ([0-9.e+-]+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
-      };
-      const handled = await total(roles[0]!, 'ledger_processor_commands_total');
-      const bytes = (labels = '') => total(roles[0]!, 'ledger_processor_output_bytes_total', labels);
-      const snapshots = await total(roles[0]!, 'ledger_processor_output_records_total', 'output="changelog"');
+      // Where the latency goes: the roles' own metrics over the three runs, read once per role.
+      const [processorMetrics, projectorMetrics] = await Promise.all(roles.slice(0, 2).map(async (role) => (await fetch(`http://127.0.0.1:${role.port}/metrics`)).text()));
+      const series = (text: string, name: string, labels = '') => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*${labels}[^}]*\\})? ([0-9.e+-]+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+      const mean = (text: string, name: string) => `${((series(text, `${name}_sum`) / series(text, `${name}_count`)) * 1000).toFixed(1)} ms over ${series(text, `${name}_count`)}`;
+      console.log(`(b) processor batch ${mean(processorMetrics!, 'ledger_processor_batch_duration_seconds')}, of which commit ${mean(processorMetrics!, 'ledger_processor_commit_duration_seconds')}; projector batch ${mean(projectorMetrics!, 'ledger_projector_batch_duration_seconds')}`);
+      console.log(`(b) lag of a batch's first record: command produced -> its batch committed ${mean(processorMetrics!, 'ledger_processor_command_lag_seconds')}; event written -> applied in Redis ${mean(projectorMetrics!, 'ledger_projector_record_lag_seconds')}`);
+      const handled = series(processorMetrics!, 'ledger_processor_commands_total');
+      const bytes = (labels = '') => series(processorMetrics!, 'ledger_processor_output_bytes_total', labels);
+      const snapshots = series(processorMetrics!, 'ledger_processor_output_records_total', 'output="changelog"');
       console.log(
-        `(b) processor output: ${((await bytes()) / handled).toFixed(0)} bytes per command, of which snapshots ${((await bytes('output="changelog"')) / handled).toFixed(0)}` +
-          ` (${(snapshots / handled).toFixed(2)} snapshots per command, ${((await bytes('output="changelog"')) / snapshots).toFixed(0)} bytes each; ${handled} commands)`,
+        `(b) processor output: ${(bytes() / handled).toFixed(0)} bytes per command, of which snapshots ${(bytes('output="changelog"') / handled).toFixed(0)}` +
+          ` (${(snapshots / handled).toFixed(2)} snapshots per command, ${(bytes('output="changelog"') / snapshots).toFixed(0)} bytes each; ${handled} commands)`,
       );
     }
     if (parts.includes('c')) {
