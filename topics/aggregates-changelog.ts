@@ -45,23 +45,24 @@ export interface AggregateSnapshot {
 /**
  * On the wire (changelog and RocksDB) a recent outcome is a tuple, [commandId, version,
  * receivedAtMs] or [commandId, version, receivedAtMs, rejectionReason]: the dedup list is most
- * of a snapshot's bytes, and snapshots are most of what the processor writes. With
- * `recentAtMs` (written since 2026-11-22) the two numbers are relative: how many versions and
+ * of a snapshot's bytes, and snapshots are most of what the processor writes. Under
+ * `recentRel` (written since 2026-12-02) the two numbers are relative: how many versions and
  * ms the entry lies before the next newer one, the newest before the snapshot's `version` and
  * `recentAtMs`. They are then a digit or a few instead of up to thirteen digits (bench:e2e
- * (b) prints the changelog bytes per command). Without `recentAtMs` (older
- * snapshots, still read) they are absolute.
+ * (b) prints the changelog bytes per command). Under `recent` (older snapshots, still read)
+ * they are absolute, or relative when `recentAtMs` is there (2026-11-22 to 12-02).
+ * The relative list has its own name so that code from before it, which requires `recent`
+ * and reads it as absolute, rejects such a snapshot (a rollback fails loudly) instead of
+ * reading every entry as expired and applying a retried command twice.
  */
 const WireOutcome = Type.Union([
   Type.Tuple([Type.String(), Type.Integer(), Type.Number()]),
   Type.Tuple([Type.String(), Type.Integer(), Type.Number(), Type.String()]),
 ]);
-export const SnapshotWire = Type.Object({
-  version: Type.Integer({ minimum: 0 }),
-  state: AccountState,
-  recent: Type.Array(WireOutcome),
-  recentAtMs: Type.Optional(Type.Number()),
-});
+export const SnapshotWire = Type.Union([
+  Type.Object({ version: Type.Integer({ minimum: 0 }), state: AccountState, recentRel: Type.Array(WireOutcome), recentAtMs: Type.Number() }),
+  Type.Object({ version: Type.Integer({ minimum: 0 }), state: AccountState, recent: Type.Array(WireOutcome), recentAtMs: Type.Optional(Type.Number()) }),
+]);
 const wireCodec = new Codec(SnapshotWire);
 
 export function encodeSnapshot({ version, state, recent }: AggregateSnapshot): Buffer {
@@ -69,7 +70,7 @@ export function encodeSnapshot({ version, state, recent }: AggregateSnapshot): B
   const wire: Static<typeof SnapshotWire> = {
     version,
     state,
-    recent: recent.map((r, i) => {
+    recentRel: recent.map((r, i) => {
       const newer = recent[i + 1];
       const versionsBefore = (newer?.version ?? version) - r.version;
       const msBefore = (newer?.receivedAtMs ?? recentAtMs) - r.receivedAtMs;
@@ -85,14 +86,16 @@ export function decodeSnapshot(bytes: Buffer): Decoded<AggregateSnapshot> {
   if (!json.ok) return json;
   const checked = wireCodec.validate(json.value);
   if (!checked.ok) return checked;
-  const { version, state, recent: wire, recentAtMs } = checked.value;
+  const { version, state, recentAtMs } = checked.value;
+  const wire = 'recentRel' in checked.value ? checked.value.recentRel : checked.value.recent;
+  const relative = recentAtMs !== undefined;
   const recent: RecentOutcome[] = new Array(wire.length);
   let newerVersion = version;
   let newerMs = recentAtMs ?? 0;
   for (let i = wire.length - 1; i >= 0; i--) {
     const [commandId, v, ms, reason] = wire[i]!;
-    const entryVersion = recentAtMs === undefined ? v : newerVersion - v;
-    const receivedAtMs = recentAtMs === undefined ? ms : newerMs - ms;
+    const entryVersion = relative ? newerVersion - v : v;
+    const receivedAtMs = relative ? newerMs - ms : ms;
     recent[i] = reason === undefined ? { commandId, status: 'accepted', version: entryVersion, receivedAtMs } : { commandId, status: 'rejected', version: entryVersion, receivedAtMs, reason };
     newerVersion = entryVersion;
     newerMs = receivedAtMs;

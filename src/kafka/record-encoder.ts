@@ -57,10 +57,14 @@ const noHeaders: { key: string; keyLength: number; value: Bytes; valueLength: nu
 
 export function encodeRecord({ offsetDelta = 0, timestampDelta = 0, key, value, headers }: RecordArgs): EncodedRecord {
   let headerList = noHeaders;
-  for (const name in headers) {
-    if (headerList === noHeaders) headerList = [];
-    const values = headers[name];
-    for (const v of Array.isArray(values) ? values : [values]) headerList.push({ key: name, keyLength: Buffer.byteLength(name, 'utf8'), value: v, valueLength: lengthOf(v) });
+  // Own keys only, as kafkajs (Object.keys); an array's holes are skipped as kafkajs's forEach does.
+  if (headers) {
+    for (const name of Object.keys(headers)) {
+      if (headerList === noHeaders) headerList = [];
+      const values = headers[name];
+      const list = Array.isArray(values) ? values : [values];
+      list.forEach((v) => headerList.push({ key: name, keyLength: Buffer.byteLength(name, 'utf8'), value: v, valueLength: lengthOf(v) }));
+    }
   }
   const keyLength = lengthOf(key);
   const valueLength = lengthOf(value);

@@ -30,6 +30,9 @@ const cases: [string, RecordArgs][] = [
   ['a delta past 32 bits', { key: 'a', value: 'b', offsetDelta: 2_000_000, timestampDelta: 1_795_387_605_457 }],
   ['headers, one repeated', { key: 'acc-3', value: 'v', headers: { 'dlq-reason': 'payload.amount: must be > 0', 'x-trace': [Buffer.from('a'), 'b'], empty: '' } }],
   ['a large value', { key: 'big', value: 'x'.repeat(70_000), offsetDelta: 9 }],
+  ['varint length edges', { key: 'k'.repeat(63), value: 'v'.repeat(8_191), offsetDelta: 2_097_151, timestampDelta: -64 }],
+  // Own keys only, and an array's holes skipped, as kafkajs's Object.keys and flatMap do.
+  ['inherited header keys and a sparse header array', { key: 'a', value: 'b', headers: Object.assign(Object.create({ inherited: 'no' }) as Record<string, string | string[]>, { own: ['x', , 'y'] as string[] }) }],
 ];
 
 test('encodes every case byte for byte as kafkajs does', () => {
