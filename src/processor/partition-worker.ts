@@ -75,6 +75,8 @@ export class PartitionWorker {
   private handling = 0;
   /** From the last accept(): what skip() queues with. */
   private lastAccepted: { heartbeat: () => Promise<void>; onFailure: (err: unknown) => void } | undefined;
+  /** A skip() that came while every queued batch was committing: the next batch covers it, or drain() commits it alone. */
+  private skippedOffset: bigint | undefined;
   private closed = false;
   private spawned = 0;
 
@@ -126,7 +128,7 @@ export class PartitionWorker {
     // would bring back aggregates the log does not have.
     if ((storedClusterId !== undefined && storedClusterId !== clusterId) || fromOffset > markerOffset) {
       log.warn('the store is not of this changelog: emptied, restoring from offset 0', { partition, storeOffset: String(fromOffset), changelogEnd: String(markerOffset), storedClusterId, clusterId });
-      await this.empty();
+      await this.empty(heartbeat);
       fromOffset = 0n;
     }
     let restored = 0;
@@ -149,13 +151,14 @@ export class PartitionWorker {
     log.info('partition restored', { partition, fromOffset: String(fromOffset), toOffset: String(markerOffset), snapshots: restored, ms: Date.now() - startedMs });
   }
 
-  /** Deletes every key of the store. */
-  private async empty(): Promise<void> {
+  /** Deletes every key of the store, keeping the group membership meanwhile. */
+  private async empty(heartbeat: () => Promise<void>): Promise<void> {
     let ops: BatchOp[] = [];
     for await (const [key] of this.store.entries()) {
       ops.push({ type: 'del', key });
       if (ops.length === restoreWriteBatchMax) {
         await this.store.write(ops);
+        await heartbeat();
         ops = [];
       }
     }
@@ -179,6 +182,7 @@ export class PartitionWorker {
     this.nextOffset = batch.lastOffset + 1n;
     const bytes = messages.reduce((n, m) => n + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0);
     this.lastAccepted = { heartbeat, onFailure };
+    this.skippedOffset = undefined; // below this batch's offsets
     this.enqueue({ messages, lastOffset: batch.lastOffset, bytes });
     return this.isFull;
   }
@@ -186,16 +190,21 @@ export class PartitionWorker {
   /**
    * A fetched batch of only transaction markers (or aborted records), which kafkajs hands to no
    * eachBatch: its offsets are committed with the partition's next transaction. The last queued
-   * batch not yet being handled takes them; else an empty batch (a transaction of only the
-   * offset) is queued. Otherwise a partition whose last fetch held only markers kept a lag that
-   * never went away.
+   * batch not yet being handled takes them; with an empty queue, an empty batch (a transaction
+   * of only the offset) is queued; while every queued batch is committing, the next batch takes
+   * them, or drain() queues the empty batch once the queue is done (queuing it now could fill the
+   * queue without the partition being paused). Otherwise a partition whose last fetch held only
+   * markers kept a lag that never went away.
    */
   skip(lastOffset: bigint): void {
     if (this.closed || !this.lastAccepted || lastOffset < this.nextOffset) return;
     this.nextOffset = lastOffset + 1n;
     const last = this.queue.at(-1);
-    if (last && this.queue.length > this.handling) this.queue[this.queue.length - 1] = { ...last, lastOffset };
-    else this.enqueue({ messages: [], lastOffset, bytes: 0 });
+    if (last && this.queue.length > this.handling) {
+      this.queue[this.queue.length - 1] = { ...last, lastOffset };
+      this.skippedOffset = undefined;
+    } else if (!last) this.enqueue({ messages: [], lastOffset, bytes: 0 });
+    else this.skippedOffset = lastOffset;
   }
 
   private enqueue(batch: FetchedBatch & { bytes: number }): void {
@@ -220,7 +229,13 @@ export class PartitionWorker {
   private freeRoom(): void {
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
-    for (const callback of waiters) callback();
+    for (const callback of waiters) {
+      try {
+        callback();
+      } catch (err) {
+        log.warn('a room waiter failed', { partition: this.ctx.partition, error: String(err) });
+      }
+    }
   }
 
   /** The offset the group has committed for this partition as far as this worker knows (never above the truth). */
@@ -244,6 +259,10 @@ export class PartitionWorker {
       await this.handle(count === 1 ? merged[0]! : { messages: merged.flatMap((b) => b.messages), lastOffset: merged.at(-1)!.lastOffset }, heartbeat);
       this.queue.splice(0, count);
       this.handling = 0;
+      if (this.queue.length === 0 && this.skippedOffset !== undefined) {
+        this.queue.push({ messages: [], lastOffset: this.skippedOffset, bytes: 0 });
+        this.skippedOffset = undefined;
+      }
       this.freeRoom();
     }
   }

@@ -4,6 +4,7 @@ import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Ka
 import { start, stop as stopActor, type Ref } from 'nact';
 import type { Topology } from '../../topics/index.js';
 import { retriable } from '../kafka/retry.js';
+import { unlessStopped } from '../kafka/unless-stopped.js';
 import { logger } from '../log.js';
 import { processorMetrics as metrics } from '../metrics.js';
 import { ChangelogReader } from './changelog-reader.js';
@@ -52,16 +53,26 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     heartbeatInterval: 3_000,
   });
 
+  /** Workers being closed: a new worker of the partition waits for its store and transactional id to be let go. */
+  const closing = new Map<number, Promise<void>>();
+
   async function closeWorker(partition: number): Promise<void> {
     const entry = workers.get(partition);
-    if (!entry) return;
+    if (!entry) return closing.get(partition);
     workers.delete(partition);
-    await entry.worker.close().catch((err: unknown) => log.warn('closing worker failed', { partition, error: String(err) }));
-    await entry.producer.disconnect().catch(() => undefined);
-    updateLiveActors();
+    const closed = (async () => {
+      await entry.worker.close().catch((err: unknown) => log.warn('closing worker failed', { partition, error: String(err) }));
+      await entry.producer.disconnect().catch(() => undefined);
+      updateLiveActors();
+    })();
+    closing.set(partition, closed);
+    await closed;
+    if (closing.get(partition) === closed) closing.delete(partition);
   }
 
   async function openWorker(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
+    // Else RocksDB refuses the store's lock, and two producers of one transactional id fence each other.
+    await closing.get(partition);
     const producer = kafka.producer({
       transactionalId: `${appId}-processor-p${partition}`,
       idempotent: true,
@@ -122,12 +133,14 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     const { partition } = batch;
     if (!assigned.has(partition)) throw new Error(`partition ${partition} is not assigned to this instance`);
     const worker = workers.get(partition)?.worker ?? (await openWorker(partition, heartbeat));
-    const full = await worker.accept({ messages: batch.messages, lastOffset: BigInt(batch.lastOffset()) }, heartbeat, (err) => void failed(partition, worker, err));
+    const onFailure = (err: unknown) => void failed(partition, worker, err).catch((e: unknown) => log.error('dropping a failed partition failed', { partition, error: String(e) }));
+    const full = await worker.accept({ messages: batch.messages, lastOffset: BigInt(batch.lastOffset()) }, heartbeat, onFailure);
     resolveOffset(batch.lastOffset());
     if (full) {
       const topicPartitions = [{ topic: topics.commands.name, partitions: [partition] }];
       consumer.pause(topicPartitions);
-      worker.whenRoom(() => consumer.resume(topicPartitions)); // also when the worker closes: a new one takes over
+      // Also when the worker closes: a new one takes over.
+      worker.whenRoom(() => unlessStopped(() => consumer.resume(topicPartitions)));
     }
     updateLiveActors();
   }
@@ -140,7 +153,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (workers.get(partition)?.worker !== worker) return;
     log.warn('batch failed; dropping the partition state, fetching again from the committed offset', { partition, offset: String(worker.resumeOffset), error: String(err) });
     // Synchronously, before any other batch of this partition: it finds no worker and a pending seek (isStale).
-    consumer.seek({ topic: topics.commands.name, partition, offset: worker.resumeOffset.toString() });
+    unlessStopped(() => consumer.seek({ topic: topics.commands.name, partition, offset: worker.resumeOffset.toString() }));
     await closeWorker(partition);
   }
 

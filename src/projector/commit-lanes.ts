@@ -1,5 +1,6 @@
 import type { TopicPartitionOffsetAndMetadata } from 'kafkajs';
 import { logger } from '../log.js';
+import { unlessStopped } from '../kafka/unless-stopped.js';
 
 /** What the lanes need of the consumer: committing offsets, and fetching a partition again. */
 export interface LaneConsumer {
@@ -96,9 +97,10 @@ export class CommitLanes {
     lane.queued = [];
     lane.tail = Promise.resolve();
     log.warn('redis failed a batch; fetching the partition again from its last applied offset after a pause', { topic, partition, offset: lane.resume, error: String(err) });
-    if (lane.resume !== undefined) this.consumer.seek({ topic, partition, offset: lane.resume });
-    this.consumer.pause([{ topic, partitions: [partition] }]);
-    setTimeout(() => this.consumer.resume([{ topic, partitions: [partition] }]), failureRetryDelayMs).unref();
+    const resumeAt = lane.resume;
+    if (resumeAt !== undefined) unlessStopped(() => this.consumer.seek({ topic, partition, offset: resumeAt }));
+    unlessStopped(() => this.consumer.pause([{ topic, partitions: [partition] }]));
+    setTimeout(() => unlessStopped(() => this.consumer.resume([{ topic, partitions: [partition] }])), failureRetryDelayMs).unref();
   }
 
   private commitSoon(key: string, offset: TopicPartitionOffsetAndMetadata): void {

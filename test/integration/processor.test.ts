@@ -113,6 +113,29 @@ test('SIGKILL mid-stream, restart: every command took effect exactly once', asyn
   crashed.w = w;
 });
 
+test('SIGTERM mid-stream, with partitions paused behind full queues: a clean exit, and a restart finishes exactly once', async () => {
+  const d = await deployment({ BATCH_BYTES_MAX: '8192' }); // many small batches: every partition's queue is full, so paused
+  const w = buildWorkload(d.ns, 3, { senders: 60, receivers: 40, refunders: 5, ops: 4000 });
+  await produce(d.topics.commands.name, w.commands, w.poison);
+  const reader = await TopicReader.start(allTopics(d));
+  const expected = expectedResultCount(w);
+  const results = () => reader.records.get(d.topics.commandResults.name)!.length;
+  const first = await startRoles('processor', d.env);
+  await reader.until('a quarter of the results', () => results() >= expected / 4);
+  await first.stop();
+  assert.ok(results() < expected, 'the stop came before the stream ended');
+  assert.is(first.child.exitCode, 0, `a graceful stop exits 0:\n${first.output().slice(-2000)}`);
+  const second = await startRoles('processor', d.env);
+  try {
+    await reader.until('all results', () => results() >= expected, 90_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    verify(reader, d, w);
+  } finally {
+    await reader.stop();
+    await second.stop();
+  }
+});
+
 async function snapshots(d: Deployment): Promise<Map<string, AggregateSnapshot>> {
   const all = new Map<string, AggregateSnapshot>();
   for (let p = 0; p < partitions; p++) {
