@@ -8,7 +8,7 @@ import type { EventEnvelope } from '../../topics/events.js';
 import type { AggregateSnapshot } from '../../topics/aggregates-changelog.js';
 import { dlqHeaders } from '../../topics/commands-dlq.js';
 import { buildWorkload, type RawCommand, type Workload } from '../support/ledger-model.js';
-import { startRoles } from '../support/processes.js';
+import { startRoles, type RoleProcess } from '../support/processes.js';
 import { TopicReader } from '../support/topic-reader.js';
 import { deployment, drained, expectedResultCount, partitions, produce, type Deployment } from '../support/deployment.js';
 import { testKafka } from '../support/env.js';
@@ -87,19 +87,25 @@ test('mixed commands, duplicates and poison: every outcome is the model\'s, exac
 // Shared by the crash test and the restore test that follows it.
 const crashed: { d?: Deployment; w?: Workload } = {};
 
-test('SIGKILL mid-stream, restart: every command took effect exactly once', async () => {
-  // Small batches, so the stream takes many transactions and the kill lands inside it.
+/**
+ * Starts a processor on a preloaded stream of small batches, interrupts it (stop or kill) once a
+ * quarter of the results are out, starts another, and verifies every command took effect once.
+ * Returns the first process, for what its exit shows.
+ */
+async function interruptMidStream(seed: number, interrupt: (first: RoleProcess) => Promise<void>, sizes?: Parameters<typeof buildWorkload>[2]): Promise<{ d: Deployment; w: Workload; first: RoleProcess }> {
+  // Small batches, so the stream takes many transactions, the interruption lands inside it, and
+  // every partition's queue is full (so paused) most of the time.
   const d = await deployment({ BATCH_BYTES_MAX: '8192' });
-  const w = buildWorkload(d.ns, 2, { senders: 80, receivers: 50, refunders: 10, ops: 6000 });
+  const w = buildWorkload(d.ns, seed, sizes);
   await produce(d.topics.commands.name, w.commands, w.poison);
   const reader = await TopicReader.start(allTopics(d));
   const first = await startRoles('processor', d.env);
   const expected = expectedResultCount(w);
   const results = () => reader.records.get(d.topics.commandResults.name)!.length;
   await reader.until('a quarter of the results', () => results() >= expected / 4);
-  await first.kill();
-  const atKill = results();
-  assert.ok(atKill < expected, `the kill came after the stream ended (${atKill}/${expected}): not a mid-stream crash`);
+  await interrupt(first);
+  const atStop = results();
+  assert.ok(atStop < expected, `the interruption came after the stream ended (${atStop}/${expected})`);
   const second = await startRoles('processor', d.env);
   try {
     await reader.until('all results', () => results() >= expected, 90_000);
@@ -109,31 +115,18 @@ test('SIGKILL mid-stream, restart: every command took effect exactly once', asyn
     await reader.stop();
     await second.stop();
   }
+  return { d, w, first };
+}
+
+test('SIGKILL mid-stream, restart: every command took effect exactly once', async () => {
+  const { d, w } = await interruptMidStream(2, (first) => first.kill(), { senders: 80, receivers: 50, refunders: 10, ops: 6000 });
   crashed.d = d;
   crashed.w = w;
 });
 
 test('SIGTERM mid-stream, with partitions paused behind full queues: a clean exit, and a restart finishes exactly once', async () => {
-  const d = await deployment({ BATCH_BYTES_MAX: '8192' }); // many small batches: every partition's queue is full, so paused
-  const w = buildWorkload(d.ns, 3, { senders: 60, receivers: 40, refunders: 5, ops: 4000 });
-  await produce(d.topics.commands.name, w.commands, w.poison);
-  const reader = await TopicReader.start(allTopics(d));
-  const expected = expectedResultCount(w);
-  const results = () => reader.records.get(d.topics.commandResults.name)!.length;
-  const first = await startRoles('processor', d.env);
-  await reader.until('a quarter of the results', () => results() >= expected / 4);
-  await first.stop();
-  assert.ok(results() < expected, 'the stop came before the stream ended');
+  const { first } = await interruptMidStream(3, (p) => p.stop(), { senders: 60, receivers: 40, refunders: 5, ops: 4000 });
   assert.is(first.child.exitCode, 0, `a graceful stop exits 0:\n${first.output().slice(-2000)}`);
-  const second = await startRoles('processor', d.env);
-  try {
-    await reader.until('all results', () => results() >= expected, 90_000);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    verify(reader, d, w);
-  } finally {
-    await reader.stop();
-    await second.stop();
-  }
 });
 
 async function snapshots(d: Deployment): Promise<Map<string, AggregateSnapshot>> {
