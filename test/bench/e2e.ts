@@ -1,4 +1,4 @@
-// npm run bench:e2e [-- --events 500000 --seconds 5 --parts abc --rounds 3]
+// npm run bench:e2e [-- --events 500000 --seconds 5 --parts abc --rounds 3 --partitions 4]
 // (a) projector events/s into Redis vs raw ioredis pipelined writes: one key per event, and the
 //     same writes the projector makes per event; --rounds times, each on an empty Redis, and the
 //     median of the rounds' ratios (ceiling 1 alone moved by up to 1.8x between runs);
@@ -6,6 +6,8 @@
 //     GET /accounts/:id sees it), p50/p99/max at offered loads of 1k, 5k, 10k commands/s;
 // (c) GET /accounts/:id requests/s and p99 under autocannon, cached and uncached, vs a bare
 //     fastify route. Each figure with its baseline measured in this run.
+// --partitions: of every topic (default 4, as in the tests); each is a transactional producer
+//     in the processor, so fewer partitions on one instance mean fewer, larger transactions.
 import '../../src/kafka/kafkajs-patch.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,10 +22,10 @@ import { loadConfig } from '../../src/config.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { setLogLevel } from '../../src/log.js';
 import { acquireStack } from '../../src/stack/index.js';
-import { deployment, type Deployment } from '../support/deployment.js';
+import { deployment, partitions, type Deployment } from '../support/deployment.js';
 import { startRoles, type RoleProcess } from '../support/processes.js';
 
-const { values: args } = parseArgs({ options: { events: { type: 'string', default: '500000' }, seconds: { type: 'string', default: '5' }, parts: { type: 'string', default: 'abc' }, rounds: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '500000' }, seconds: { type: 'string', default: '5' }, parts: { type: 'string', default: 'abc' }, rounds: { type: 'string', default: '3' }, partitions: { type: 'string', default: String(partitions) } } });
 const parts = args.parts;
 const eventsTotal = Number(args.events);
 const loadSeconds = Number(args.seconds);
@@ -38,7 +40,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
 async function projectorThroughput(kafka: ReturnType<typeof createKafka>, redis: Redis): Promise<{ eventsPerS: number; hashPerEventPerS: number; sameWritesPerS: number }> {
-  const d = await deployment();
+  const d = await deployment({}, Number(args.partitions));
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const accounts = Math.max(1, Math.floor(eventsTotal / 10));
@@ -199,10 +201,10 @@ async function main(): Promise<void> {
     }
 
     // (c) reads the accounts that (b) opens; with (c) alone, (b) only opens them.
-    const d = await deployment();
+    const d = await deployment({}, Number(args.partitions));
     if (parts.includes('b') || parts.includes('c')) {
       roles.push(await startRoles('processor', d.env), await startRoles('projector', d.env));
-      if (parts.includes('b')) console.log(`(b) warming up: ${warmUp.seconds} s at ${warmUp.rate} commands/s, not counted`);
+      if (parts.includes('b')) console.log(`(b) ${args.partitions} partitions; warming up: ${warmUp.seconds} s at ${warmUp.rate} commands/s, not counted`);
       for (const r of await latencies(kafka, redis, d, parts.includes('b') ? offeredLoads : [])) {
         console.log(`(b) ${String(r.rate).padStart(5)} commands/s offered: p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (${r.seen}/${r.sent} seen)${r.rate === 5_000 ? '  (target p99 <= 100 ms)' : ''}`);
       }

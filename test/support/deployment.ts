@@ -19,16 +19,16 @@ export interface Deployment {
   readonly dataDir: string;
 }
 
-export async function deployment(extraEnv: Record<string, string> = {}): Promise<Deployment> {
+export async function deployment(extraEnv: Record<string, string> = {}, partitionCount = partitions): Promise<Deployment> {
   const ns = unique('p');
   const appId = `app-${ns}`;
-  const topics = topology(appId, partitions, `${ns}.`);
+  const topics = topology(appId, partitionCount, `${ns}.`);
   const admin = kafka().admin();
   await admin.connect();
   await ensureTopics(admin, topics);
   await admin.disconnect();
   const dataDir = tempDir('deployment');
-  const env = { APP_ID: appId, TOPIC_PREFIX: `${ns}.`, PARTITIONS: String(partitions), DATA_DIR: dataDir, ...extraEnv };
+  const env = { APP_ID: appId, TOPIC_PREFIX: `${ns}.`, PARTITIONS: String(partitionCount), DATA_DIR: dataDir, ...extraEnv };
   return { ns, appId, topics, env, dataDir };
 }
 
