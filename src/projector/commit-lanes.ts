@@ -16,6 +16,12 @@ export const failureRetryDelayMs = 1_000;
 interface Lane {
   /** Below it, everything is in Redis: a failure fetches again from here (replays are harmless). */
   resume: string | undefined;
+  /**
+   * After a failure, where the partition is fetched again. Until a batch fetched from there
+   * comes, batches are dropped: they were fetched before the seek, and one that committed
+   * would skip the records between this offset and it, never applied.
+   */
+  refetchFrom: string | undefined;
   /** Bumped by a failure or a rebalance: steps of an older epoch neither commit nor fail the lane. */
   epoch: number;
   /** The last step: each waits for the one before, so offsets commit in order. */
@@ -44,14 +50,19 @@ export class CommitLanes {
   ) {}
 
   /**
-   * Queues a sent batch: done settles when Redis acknowledged it. firstOffset: its first record's
-   * offset; nextOffset: the offset to commit once it is done. Resolves when the partition has room.
+   * Queues a sent batch: done settles when Redis acknowledged it. firstOffset: the offset of the
+   * first record fetched, control records included (in our uncompacted topics, where the fetch
+   * began); nextOffset: the offset to commit once it is done. Resolves when the partition has room.
    */
   async add(topic: string, partition: number, firstOffset: string, nextOffset: string, done: Promise<void>): Promise<void> {
     done.catch(() => undefined); // handled in order below; never an unhandled rejection meanwhile
     const key = `${topic}\u0000${partition}`;
     let lane = this.lanes.get(key);
-    if (!lane) this.lanes.set(key, (lane = { resume: undefined, epoch: 0, tail: Promise.resolve(), queued: [] }));
+    if (!lane) this.lanes.set(key, (lane = { resume: undefined, refetchFrom: undefined, epoch: 0, tail: Promise.resolve(), queued: [] }));
+    if (lane.refetchFrom !== undefined) {
+      if (firstOffset !== lane.refetchFrom) return; // fetched before the seek
+      lane.refetchFrom = undefined;
+    }
     lane.resume ??= firstOffset;
     const { epoch, queued } = lane;
     const current = lane;
@@ -98,7 +109,10 @@ export class CommitLanes {
     lane.tail = Promise.resolve();
     log.warn('redis failed a batch; fetching the partition again from its last applied offset after a pause', { topic, partition, offset: lane.resume, error: String(err) });
     const resumeAt = lane.resume;
-    if (resumeAt !== undefined) unlessStopped(() => this.consumer.seek({ topic, partition, offset: resumeAt }));
+    if (resumeAt !== undefined) {
+      lane.refetchFrom = resumeAt;
+      unlessStopped(() => this.consumer.seek({ topic, partition, offset: resumeAt }));
+    }
     unlessStopped(() => this.consumer.pause([{ topic, partitions: [partition] }]));
     setTimeout(() => unlessStopped(() => this.consumer.resume([{ topic, partitions: [partition] }])), failureRetryDelayMs).unref();
   }

@@ -72,7 +72,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
       metrics.recordLagSeconds.observe((Date.now() - Number(batch.messages[0]!.timestamp)) / 1000);
     });
-    await lanes.add(batch.topic, batch.partition, batch.messages[0]!.offset, String(BigInt(batch.lastOffset()) + 1n), applied);
+    if (isStale()) return; // a seek came while the actor mapped it: the partition is fetched again
+    await lanes.add(batch.topic, batch.partition, batch.firstOffset()!, String(BigInt(batch.lastOffset()) + 1n), applied);
   }
 
   await rebuildIfRedisLost(options, `${appId}-projector`, k.marker);
@@ -84,7 +85,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (stopping || payload.batchSize > 0) return;
     const next = String(BigInt(payload.lastOffset) + 1n);
-    void lanes.add(payload.topic, payload.partition, next, next, Promise.resolve());
+    void lanes.add(payload.topic, payload.partition, payload.firstOffset ?? next, next, Promise.resolve());
   });
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
   return {
@@ -147,14 +148,15 @@ async function runPipelines(redis: Redis, ops: RedisOp[]): Promise<void> {
  * models. A marker key tells: when it is missing, project again from offset 0.
  */
 async function rebuildIfRedisLost({ admin, redis }: ProjectorOptions, groupId: string, marker: string): Promise<void> {
-  const fresh = await redis.set(marker, '1', 'NX');
-  if (fresh !== 'OK') return;
+  if ((await redis.exists(marker)) === 1) return;
   try {
     await forgetOffsets(admin, groupId);
   } catch (err) {
-    log.warn('could not reset the projector offsets for a fresh Redis (is another projector running?)', { groupId, error: String(err) });
-    return;
+    // Resuming at the old offsets on an empty Redis would stall every account at its next event.
+    throw new Error(`Redis holds no read models, and the offsets of ${groupId} could not be reset (is another projector running? stop them all, or run npm run rebuild): ${String(err)}`);
   }
+  // Set only now: had the reset failed, the next start must try again.
+  await redis.set(marker, '1');
   log.info('no read models in Redis: projecting from offset 0');
 }
 

@@ -1,0 +1,51 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { TopicPartitionOffsetAndMetadata } from 'kafkajs';
+import { CommitLanes, type LaneConsumer } from '../../src/projector/commit-lanes.js';
+
+/** Records what the lanes ask of the consumer. */
+function recordingConsumer() {
+  const calls: string[] = [];
+  const consumer: LaneConsumer = {
+    commitOffsets: async (offsets: TopicPartitionOffsetAndMetadata[]) => void calls.push(...offsets.map((o) => `commit ${o.offset}`)),
+    seek: ({ offset }) => void calls.push(`seek ${offset}`),
+    pause: () => void calls.push('pause'),
+    resume: () => void calls.push('resume'),
+  };
+  return { consumer, calls };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+test('offsets commit in order, each once its batch and every earlier one were applied', async () => {
+  const { consumer, calls } = recordingConsumer();
+  const lanes = new CommitLanes(consumer, 4);
+  let applyFirst!: () => void;
+  const first = new Promise<void>((resolve) => (applyFirst = resolve));
+  await lanes.add('events', 0, '0', '100', first);
+  await lanes.add('events', 0, '100', '200', Promise.resolve());
+  await settle();
+  assert.equal(calls, [], 'the second batch waits for the first');
+  applyFirst();
+  await lanes.settled(1_000);
+  assert.equal(calls.filter((c) => c.startsWith('commit')).at(-1), 'commit 200');
+});
+
+test('after a failure, a batch fetched before the seek commits nothing: the records between were never applied', async () => {
+  const { consumer, calls } = recordingConsumer();
+  const lanes = new CommitLanes(consumer, 4);
+  await lanes.add('events', 0, '0', '100', Promise.reject(new Error('redis down')));
+  await settle();
+  assert.equal(calls, ['seek 0', 'pause']);
+  // A marker-only batch kafkajs fetched before the seek, handled after it.
+  await lanes.add('events', 0, '251', '252', Promise.resolve());
+  await lanes.settled(1_000);
+  assert.not.ok(calls.includes('commit 252'), 'no commit past the unapplied records');
+  // The batch fetched again from the seek offset commits as usual, and later ones after it.
+  await lanes.add('events', 0, '0', '100', Promise.resolve());
+  await lanes.add('events', 0, '100', '252', Promise.resolve());
+  await lanes.settled(1_000);
+  assert.equal(calls.filter((c) => c.startsWith('commit')).at(-1), 'commit 252');
+});
+
+test.run();
