@@ -89,7 +89,9 @@ async function main(): Promise<void> {
       closers.push(async () => subscriber.disconnect());
       const k = keys(config.appId);
       const cache = new AccountCache(config.accountCacheEntriesMax);
-      subscriber.on('ready', () => cache.clear()); // updates published while it was away were missed
+      // Updates published while it is away are missed: serve nothing meanwhile, and forget what was read before.
+      subscriber.on('close', () => cache.clear(false));
+      subscriber.on('ready', () => cache.clear(true));
       const waiter = new VersionWaiter(subscriber, k.updates, (id, version) => cache.notify(id, version));
       await waiter.start();
       // Idempotent, acks from all replicas: a retried send cannot duplicate a command.

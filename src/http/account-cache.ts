@@ -9,13 +9,17 @@ import { apiMetrics as metrics } from '../metrics.js';
  */
 export class AccountCache {
   private readonly entries = new Map<string, { view?: AccountView; notifiedVersion: number }>();
+  /** Bumped by clear(): a read that began before it is not cached (it may predate a missed notification). */
+  private generation = 0;
+  /** False while notifications cannot arrive (the subscriber is disconnected): nothing is served or kept. */
+  private serving = true;
 
   constructor(readonly entriesMax = 10_000) {}
 
   get(id: string, minVersion = 0): AccountView | undefined {
     const entry = this.entries.get(id);
     const view = entry?.view;
-    if (!view || view.version < minVersion || view.version < entry.notifiedVersion) {
+    if (!this.serving || !view || view.version < minVersion || view.version < entry.notifiedVersion) {
       metrics.cacheMisses.inc();
       return undefined;
     }
@@ -24,17 +28,28 @@ export class AccountCache {
     return view;
   }
 
-  /** Call before reading Redis: a notification that arrives during the read is then kept. */
-  expect(id: string): void {
-    if (!this.entries.has(id)) this.touch(id, { notifiedVersion: 0 });
+  /**
+   * Call before reading Redis: a notification that arrives during the read is then kept. Pass
+   * what it returns to set().
+   */
+  expect(id: string): number {
+    if (this.serving && !this.entries.has(id)) this.touch(id, { notifiedVersion: 0 });
+    return this.generation;
   }
 
-  /** Notifications may have been missed (the subscriber reconnected): forget everything. */
-  clear(): void {
+  /**
+   * Notifications may have been missed: forget everything. serving: whether they arrive again
+   * (the subscriber is connected) or not (it disconnected: until the next clear, nothing is served).
+   */
+  clear(serving: boolean): void {
     this.entries.clear();
+    this.generation++;
+    this.serving = serving;
   }
 
-  set(view: AccountView): void {
+  /** readGeneration: what expect() returned before the read. */
+  set(view: AccountView, readGeneration: number): void {
+    if (!this.serving || readGeneration !== this.generation) return;
     const entry = this.entries.get(view.id);
     if (entry && (view.version < entry.notifiedVersion || (entry.view && view.version < entry.view.version))) return;
     this.touch(view.id, { view, notifiedVersion: entry?.notifiedVersion ?? 0 });

@@ -11,7 +11,10 @@ import type { VersionWaiter } from './version-waiter.js';
 import type { AccountCache } from './account-cache.js';
 import { overLimit, type RateLimit } from './rate-limit.js';
 import type { Redis } from 'ioredis';
+import { logger } from '../log.js';
 import { apiMetrics } from '../metrics.js';
+
+const log = logger('api');
 
 export interface ApiOptions {
   readonly readModels: ReadModels;
@@ -57,10 +60,10 @@ export const apiRoutes =
             return problem(reply, 409, `the read model of ${id} is at version ${reached}, below minVersion ${minVersion} after ${o.waitMaxMs} ms`, { version: reached });
           }
         }
-        o.cache.expect(id);
+        const generation = o.cache.expect(id);
         const view = await dependency('redis', () => o.readModels.account(id));
         if (!view) return problem(reply, 404, `no account ${id}`);
-        o.cache.set(view);
+        o.cache.set(view, generation);
         return view;
       },
     );
@@ -121,7 +124,12 @@ export const apiRoutes =
         const [sent] = await dependency('kafka', () => o.producer.send({ topic: o.commandsTopic, messages: [{ key: command.aggregateId, value: encodeCommand(command) }] }));
         const accepted = { commandId: command.commandId, partition: sent!.partition, offset: sent!.baseOffset ?? '' };
         if (!req.query.wait) return reply.code(202).send(accepted);
-        const result = await dependency('redis', () => pollResult(o.readModels, command.commandId, command.aggregateId, o.waitMaxMs));
+        // The command is in Kafka now: Redis failing while we wait is not a 503, which a client
+        // would retry (with a new commandId if it did not choose one), but a pending outcome.
+        const result = await pollResult(o.readModels, command.commandId, command.aggregateId, o.waitMaxMs).catch((err: unknown) => {
+          log.warn('waiting for a command result failed; answering pending', { commandId: command.commandId, error: String(err) });
+          return undefined;
+        });
         return result ? reply.code(200).send(result) : reply.code(202).send({ ...accepted, status: 'pending' as const });
       },
     );

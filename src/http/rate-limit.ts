@@ -13,6 +13,8 @@ export async function overLimit(redis: Redis, keyPrefix: string, client: string,
   const windowStartMs = nowMs - (nowMs % limit.windowMs);
   const key = `${keyPrefix}:rate:${client}:${windowStartMs}`;
   const replies = await redis.multi().incr(key).pexpire(key, limit.windowMs).exec();
-  const count = Number(replies?.[0]?.[1] ?? 0);
+  const [err, counted] = replies?.[0] ?? [new Error('the rate limit transaction was discarded'), null];
+  if (err) throw err; // not counted is not allowed: the caller answers 503
+  const count = Number(counted);
   return count > limit.requestsPerWindow ? windowStartMs + limit.windowMs - nowMs : undefined;
 }

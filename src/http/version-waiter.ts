@@ -1,6 +1,9 @@
 import { parseUpdates } from '../../actors/projections/read-models.js';
 import type { Redis } from 'ioredis';
 import { Unavailable } from './problem.js';
+import { logger } from '../log.js';
+
+const log = logger('api');
 
 /**
  * Read-your-writes: resolves when an account's read model reaches a version. The projector
@@ -21,7 +24,15 @@ export class VersionWaiter {
 
   async start(): Promise<void> {
     this.subscriber.on('message', (_channel: string, message: string) => {
-      for (const { id, version } of parseUpdates(message)) {
+      let updates: ReturnType<typeof parseUpdates>;
+      try {
+        updates = parseUpdates(message);
+      } catch (err) {
+        // Thrown here, it would end the process (ioredis rethrows it); a waiter still reads again at its timeout.
+        log.warn('ignoring an update notice that is not JSON', { error: String(err), message: message.slice(0, 200) });
+        return;
+      }
+      for (const { id, version } of updates) {
         this.onUpdate(id, version);
         const listeners = this.waiters.get(id);
         if (listeners) for (const listener of listeners) listener(version);
@@ -50,7 +61,11 @@ export class VersionWaiter {
     this.add(id, listener!);
     try {
       latest = Math.max(latest, await readVersion());
-      if (latest < minVersion) await reached;
+      if (latest < minVersion) {
+        await reached;
+        // A notice published while the subscriber reconnected is lost: read once more before answering below it.
+        if (latest < minVersion) latest = Math.max(latest, await readVersion());
+      }
       return latest;
     } finally {
       clearTimeout(timer);

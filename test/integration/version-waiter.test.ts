@@ -24,4 +24,15 @@ test('a read waits for the version a notice brings; past waitersMax a read is re
   assert.is(await first, 5);
 });
 
+test('a notice that is not JSON is ignored, not a crash; a notice missed is caught by reading again at the timeout', async () => {
+  const channel = unique('updates');
+  const waiter = new VersionWaiter(subscriber, channel);
+  await waiter.start();
+  let stored = 0;
+  const read = waiter.waitFor('a', 3, 300, async () => stored);
+  await redis.publish(channel, 'a 3'); // the notice format of older projectors
+  stored = 3; // the model reached version 3, and its notice was lost
+  assert.is(await read, 3);
+});
+
 test.run();

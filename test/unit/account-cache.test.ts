@@ -1,0 +1,41 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AccountCache } from '../../src/http/account-cache.js';
+
+const view = (version: number) => ({ id: 'a', ownerId: 'o', currency: 'EUR', balance: version, status: 'open' as const, version, updatedAt: '2026-12-02T00:00:00Z' });
+
+test('a view is served until a newer version is notified, and never below minVersion', () => {
+  const cache = new AccountCache();
+  cache.set(view(2), cache.expect('a'));
+  assert.is(cache.get('a')?.version, 2);
+  assert.is(cache.get('a', 3), undefined);
+  cache.notify('a', 3);
+  assert.is(cache.get('a'), undefined);
+});
+
+test('a read that began before a clear is not cached: it may predate a notice that was missed', () => {
+  const cache = new AccountCache();
+  const generation = cache.expect('a');
+  cache.clear(true); // the subscriber reconnected while the read was in flight
+  cache.set(view(2), generation);
+  assert.is(cache.get('a'), undefined);
+});
+
+test('while the subscriber is away nothing is served or kept; after it is back, caching resumes', () => {
+  const cache = new AccountCache();
+  cache.set(view(2), cache.expect('a'));
+  cache.clear(false);
+  cache.set(view(2), cache.expect('a'));
+  assert.is(cache.get('a'), undefined);
+  cache.clear(true);
+  cache.set(view(3), cache.expect('a'));
+  assert.is(cache.get('a')?.version, 3);
+});
+
+test('bounded: the least recently used entry goes', () => {
+  const cache = new AccountCache(2);
+  for (const id of ['a', 'b', 'c']) cache.set({ ...view(1), id }, cache.expect(id));
+  assert.equal(['a', 'b', 'c'].map((id) => cache.get(id)?.id), [undefined, 'b', 'c']);
+});
+
+test.run();
