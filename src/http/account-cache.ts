@@ -47,6 +47,11 @@ export class AccountCache {
     this.serving = serving;
   }
 
+  /** The read found nothing: the placeholder expect() made goes, so unknown ids do not push views out. */
+  abandon(id: string): void {
+    if (this.entries.get(id)?.view === undefined) this.entries.delete(id);
+  }
+
   /** readGeneration: what expect() returned before the read. */
   set(view: AccountView, readGeneration: number): void {
     if (!this.serving || readGeneration !== this.generation) return;

@@ -62,7 +62,10 @@ export const apiRoutes =
         }
         const generation = o.cache.expect(id);
         const view = await dependency('redis', () => o.readModels.account(id));
-        if (!view) return problem(reply, 404, `no account ${id}`);
+        if (!view) {
+          o.cache.abandon(id);
+          return problem(reply, 404, `no account ${id}`);
+        }
         o.cache.set(view, generation);
         return view;
       },

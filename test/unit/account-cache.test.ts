@@ -38,4 +38,14 @@ test('bounded: the least recently used entry goes', () => {
   assert.equal(['a', 'b', 'c'].map((id) => cache.get(id)?.id), [undefined, 'b', 'c']);
 });
 
+test('reads of unknown ids do not push cached views out', () => {
+  const cache = new AccountCache(2);
+  cache.set(view(1), cache.expect('a'));
+  for (let i = 0; i < 5; i++) {
+    cache.expect(`unknown-${i}`);
+    cache.abandon(`unknown-${i}`); // 404
+  }
+  assert.is(cache.get('a')?.version, 1);
+});
+
 test.run();
