@@ -11,6 +11,7 @@ import { processorMetrics as metrics } from '../metrics.js';
 import { RocksStore, type BatchOp } from '../store/rocks.js';
 import { BatchOutput } from './batch-output.js';
 import type { ChangelogReader } from './changelog-reader.js';
+import { withTimeout } from '../timeout.js';
 
 export interface ProcessorLimits {
   /** Aggregate actors kept in memory per partition; the least recently used are passivated. */
@@ -412,18 +413,5 @@ export class PartitionWorker {
     stop(this.parent); // stops every actor of this partition with it
     this.actors.clear();
     await this.store.close();
-  }
-}
-
-/** Rejects with message when promise has not settled within timeoutMs. */
-async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -8,6 +8,7 @@ import { eventCodec } from '../../topics/events.js';
 import { parseJsonText } from '../../topics/codec.js';
 import type { Topology } from '../../topics/index.js';
 import { logger } from '../log.js';
+import { withTimeout } from '../timeout.js';
 import { produceChunkBytesMax } from '../processor/batch-output.js';
 import { CommitLanes } from './commit-lanes.js';
 import { projectorMetrics as metrics } from '../metrics.js';
@@ -22,6 +23,8 @@ export interface ProjectorOptions {
   readonly partitionsConcurrently: number;
   /** Batches of a partition sent to Redis and not yet acknowledged; fetching waits beyond. */
   readonly batchesInFlightPerPartitionMax: number;
+  /** A projection actor that does not answer (a bug that threw in it) fails the batch instead of hanging its partition. */
+  readonly actorReplyTimeoutMs: number;
 }
 
 export interface Projector {
@@ -63,10 +66,11 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   async function eachBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
     if (stopping || isStale() || batch.isEmpty()) return;
     const startedMs = Date.now();
-    const ops =
+    const mapped =
       batch.topic === topics.events.name
-        ? await ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic, (event, raw) => ({ event, raw })))
-        : await ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic, (result) => result));
+        ? ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic, (event, raw) => ({ event, raw })))
+        : ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic, (result) => result));
+    const ops = await withTimeout(mapped, options.actorReplyTimeoutMs, `the projection of ${batch.topic}/${batch.partition} did not answer`);
     const applied = runPipelines(redis, ops).then(() => {
       metrics.records.inc({ topic: batch.topic }, batch.messages.length);
       metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
