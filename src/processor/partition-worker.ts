@@ -197,8 +197,10 @@ export class PartitionWorker {
    * queue without the partition being paused). Otherwise a partition whose last fetch held only
    * markers kept a lag that never went away.
    */
-  skip(lastOffset: bigint): void {
-    if (this.closed || !this.lastAccepted || lastOffset < this.nextOffset) return;
+  skip(firstOffset: bigint, lastOffset: bigint): void {
+    // Only what directly follows the accepted records: a gap would be records never seen
+    // (a batch fetched before a seek, say), and committing past them would lose commands.
+    if (this.closed || !this.lastAccepted || lastOffset < this.nextOffset || firstOffset > this.nextOffset) return;
     this.nextOffset = lastOffset + 1n;
     const last = this.queue.at(-1);
     if (last && this.queue.length > this.handling) {

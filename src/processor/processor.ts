@@ -164,7 +164,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   });
   // kafkajs hands a batch of only transaction markers to no eachBatch; its offsets go with the partition's next commit.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    if (payload.batchSize === 0) workers.get(payload.partition)?.worker.skip(BigInt(payload.lastOffset));
+    if (payload.batchSize === 0 && payload.firstOffset !== null) workers.get(payload.partition)?.worker.skip(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => log.error('consumer crashed', { error: String(payload.error), restart: payload.restart }));
 
