@@ -87,9 +87,10 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   // kafkajs resolves a batch of only transaction markers itself, without eachBatch: its offset
   // is committed here, in order with the partition's other batches.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    if (stopping || payload.batchSize > 0) return;
+    // No first offset: no record at or after the fetched offset, and kafkajs reports the high watermark as the end.
+    if (stopping || payload.batchSize > 0 || payload.firstOffset === null) return;
     const next = String(BigInt(payload.lastOffset) + 1n);
-    void lanes.add(payload.topic, payload.partition, payload.firstOffset ?? next, next, Promise.resolve());
+    void lanes.add(payload.topic, payload.partition, payload.firstOffset, next, Promise.resolve());
   });
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
   return {
