@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     const { groups } = await retriable(() => admin.describeGroups([groupId]));
     if ((groups[0]?.members.length ?? 0) > 0) throw new Error(`the projector group ${groupId} has running members: stop the projector role first`);
     const wiped = await wipe(redis, `${config.appId}:`);
-    await retriable(() => forgetOffsets(admin, groupId));
+    await forgetOffsets(admin, groupId);
     console.error(`wiped ${wiped} keys; projecting ${sources.join(' and ')} from offset 0`);
     const total = await sumEnds(admin, sources);
     const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor });

@@ -9,6 +9,7 @@ import { parseJsonText } from '../../topics/codec.js';
 import type { Topology } from '../../topics/index.js';
 import { logger } from '../log.js';
 import { withTimeout } from '../timeout.js';
+import { retriable } from '../kafka/retry.js';
 import { produceChunkBytesMax } from '../processor/batch-output.js';
 import { CommitLanes } from './commit-lanes.js';
 import { projectorMetrics as metrics } from '../metrics.js';
@@ -171,11 +172,17 @@ async function rebuildIfRedisLost({ admin, redis }: ProjectorOptions, groupId: s
  * topic and waits out a fetch (5 s each).
  */
 export async function forgetOffsets(admin: Admin, groupId: string): Promise<void> {
-  try {
-    await admin.deleteGroups([groupId]);
-  } catch (err) {
-    const groups = (err as { groups?: Array<{ error?: { type?: string } }> }).groups;
-    if (groups?.length && groups.every((g) => g.error?.type === 'GROUP_ID_NOT_FOUND')) return; // nothing committed yet
-    throw err;
-  }
+  await retriable(async () => {
+    try {
+      await admin.deleteGroups([groupId]);
+    } catch (err) {
+      const types = ((err as { groups?: Array<{ error?: { type?: string } }> }).groups ?? []).map((g) => g.error?.type);
+      if (types.length > 0 && types.every((t) => t === 'GROUP_ID_NOT_FOUND')) return; // nothing committed yet
+      // A fresh broker's coordinator is still loading: kafkajs does not retry these for deleteGroups.
+      if (types.length > 0 && types.every((t) => t !== undefined && coordinatorBusy.has(t))) Object.assign(err as object, { retriable: true });
+      throw err;
+    }
+  });
 }
+
+const coordinatorBusy = new Set(['COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS', 'NOT_COORDINATOR']);
