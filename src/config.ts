@@ -44,7 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     partitions: intFromEnv(env, 'PARTITIONS', 12, 1, 1_000),
     topicPrefix: env.TOPIC_PREFIX ?? '',
     logLevel,
-    waitMaxMs: intFromEnv(env, 'WAIT_MAX_MS', 5_000, 0, 20_000), // below the 30 s shutdown, which waits for open requests
+    waitMaxMs: intFromEnv(env, 'WAIT_MAX_MS', 5_000, 0, 15_000), // well below the 30 s shutdown, which waits for open requests
     accountCacheEntriesMax: intFromEnv(env, 'ACCOUNT_CACHE_ENTRIES_MAX', 10_000, 1, 10_000_000),
     rateLimit: {
       requestsPerWindow: intFromEnv(env, 'RATE_LIMIT_REQUESTS', 1_000, 1, 100_000_000),

@@ -91,7 +91,13 @@ async function main(): Promise<void> {
       const cache = new AccountCache(config.accountCacheEntriesMax);
       // Updates published while it is away are missed: serve nothing meanwhile, and forget what was read before.
       subscriber.on('close', () => cache.clear(false));
-      subscriber.on('ready', () => cache.clear(true));
+      // ioredis emits 'ready' before its own resubscribe is answered: serve again once ours is.
+      subscriber.on('ready', () =>
+        void subscriber.subscribe(k.updates).then(
+          () => cache.clear(true),
+          (err: Error) => log.warn('redis subscriber could not subscribe again', { error: err.message }),
+        ),
+      );
       const waiter = new VersionWaiter(subscriber, k.updates, (id, version) => cache.notify(id, version));
       await waiter.start();
       // Idempotent, acks from all replicas: a retried send cannot duplicate a command.

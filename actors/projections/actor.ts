@@ -5,14 +5,23 @@ import type { RedisOp } from './read-models.js';
 
 export interface Project<T> {
   readonly records: T[];
-  readonly reply: (ops: RedisOp[]) => void;
+  /** The calls, or the error the mapping threw (a bug): the batch then fails at once. */
+  readonly reply: (ops: RedisOp[] | Error) => void;
 }
 
 export function spawnProjector<T>(parent: Ref<unknown>, name: string, toOps: (records: T[]) => RedisOp[]): Ref<Project<T>> {
   return spawn(
     parent as never,
     (state: undefined, msg: Project<T>) => {
-      msg.reply(toOps(msg.records));
+      // Caught here: a throw would stop the actor (nact's default supervision), and every later
+      // batch of its read model would wait out its timeout.
+      let ops: RedisOp[] | Error;
+      try {
+        ops = toOps(msg.records);
+      } catch (err) {
+        ops = err instanceof Error ? err : new Error(String(err));
+      }
+      msg.reply(ops);
       return state;
     },
     name,

@@ -54,10 +54,11 @@ export class AccountCache {
 
   /** readGeneration: what expect() returned before the read. */
   set(view: AccountView, readGeneration: number): void {
-    if (!this.serving || readGeneration !== this.generation) return;
     const entry = this.entries.get(view.id);
-    if (entry && (view.version < entry.notifiedVersion || (entry.view && view.version < entry.view.version))) return;
-    this.touch(view.id, { view, notifiedVersion: entry?.notifiedVersion ?? 0 });
+    // No placeholder (evicted, or dropped by a concurrent 404): a notice during the read may be lost.
+    if (!this.serving || readGeneration !== this.generation || !entry) return;
+    if (view.version < entry.notifiedVersion || (entry.view && view.version < entry.view.version)) return;
+    this.touch(view.id, { view, notifiedVersion: entry.notifiedVersion });
   }
 
   /** The projector applied version `version` of account `id`. */

@@ -162,7 +162,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     log.info('partitions assigned', { partitions: [...assigned].sort((a, b) => a - b) });
     for (const partition of workers.keys()) if (!assigned.has(partition)) void closeWorker(partition);
   });
-  // kafkajs hands a batch of only transaction markers to no eachBatch; its offsets go with the partition's next commit.
+  // kafkajs hands a batch of only transaction markers to no eachBatch; its offsets go with the
+  // partition's next commit. Not one with no record at or after the fetched offset (no first
+  // offset): kafkajs then reports an end it did not read.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.batchSize === 0 && payload.firstOffset !== null) workers.get(payload.partition)?.worker.skip(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
   });

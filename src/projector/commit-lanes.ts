@@ -22,6 +22,8 @@ interface Lane {
    * would skip the records between this offset and it, never applied.
    */
   refetchFrom: string | undefined;
+  /** Batches from beyond refetchFrom since the failure, each followed by another seek. */
+  refetchMisses: number;
   /** Bumped by a failure or a rebalance: steps of an older epoch neither commit nor fail the lane. */
   epoch: number;
   /** The last step: each waits for the one before, so offsets commit in order. */
@@ -52,17 +54,15 @@ export class CommitLanes {
   /**
    * Queues a sent batch: done settles when Redis acknowledged it. firstOffset: the offset of the
    * first record fetched, control records included (in our uncompacted topics, where the fetch
-   * began); nextOffset: the offset to commit once it is done. Resolves when the partition has room.
+   * began); nextOffset: the offset to commit once it is done. fresh: fetched after any seek
+   * (eachBatch's isStale said so); marker-only batches cannot tell. Resolves when the partition has room.
    */
-  async add(topic: string, partition: number, firstOffset: string, nextOffset: string, done: Promise<void>): Promise<void> {
+  async add(topic: string, partition: number, firstOffset: string, nextOffset: string, done: Promise<void>, fresh = false): Promise<void> {
     done.catch(() => undefined); // handled in order below; never an unhandled rejection meanwhile
     const key = `${topic}\u0000${partition}`;
     let lane = this.lanes.get(key);
-    if (!lane) this.lanes.set(key, (lane = { resume: undefined, refetchFrom: undefined, epoch: 0, tail: Promise.resolve(), queued: [] }));
-    if (lane.refetchFrom !== undefined) {
-      if (firstOffset !== lane.refetchFrom) return; // fetched before the seek
-      lane.refetchFrom = undefined;
-    }
+    if (!lane) this.lanes.set(key, (lane = { resume: undefined, refetchFrom: undefined, refetchMisses: 0, epoch: 0, tail: Promise.resolve(), queued: [] }));
+    if (lane.refetchFrom !== undefined && !this.refetched(lane, topic, partition, firstOffset, fresh)) return;
     lane.resume ??= firstOffset;
     const { epoch, queued } = lane;
     const current = lane;
@@ -82,6 +82,29 @@ export class CommitLanes {
     queued.push(step);
     void step.finally(() => queued.shift()); // steps settle in order: the one settling is the head
     while (queued.length > this.inFlightMax && current.epoch === epoch) await queued[0];
+  }
+
+  /**
+   * After a failure: whether this batch may be queued. One that begins at or before the seek
+   * offset holds it (and replays what Redis has, harmlessly). One beyond it would skip records
+   * never applied: dropped, and when fresh the partition is sought again (the fetch position
+   * moved past the seek). The third fresh one in a row is taken: the broker keeps answering
+   * the seek from beyond it, so the records below are gone (retention), not skipped by us.
+   */
+  private refetched(lane: Lane, topic: string, partition: number, firstOffset: string, fresh: boolean): boolean {
+    const from = lane.refetchFrom!;
+    if (BigInt(firstOffset) > BigInt(from)) {
+      if (!fresh) return false;
+      if (++lane.refetchMisses < 3) {
+        log.warn('a batch after a seek begins beyond it; seeking again', { topic, partition, seekOffset: from, firstOffset });
+        unlessStopped(() => this.consumer.seek({ topic, partition, offset: from }));
+        return false;
+      }
+      log.error('the log no longer holds the records from the seek offset (retention?); projecting on from the first it has', { topic, partition, seekOffset: from, firstOffset });
+    }
+    lane.refetchFrom = undefined;
+    lane.refetchMisses = 0;
+    return true;
   }
 
   /** After a rebalance kafkajs fetches from the committed offsets: what is in flight commits nothing more. */
@@ -111,6 +134,7 @@ export class CommitLanes {
     const resumeAt = lane.resume;
     if (resumeAt !== undefined) {
       lane.refetchFrom = resumeAt;
+      lane.refetchMisses = 0;
       unlessStopped(() => this.consumer.seek({ topic, partition, offset: resumeAt }));
     }
     unlessStopped(() => this.consumer.pause([{ topic, partitions: [partition] }]));

@@ -78,7 +78,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       metrics.recordLagSeconds.observe((Date.now() - Number(batch.messages[0]!.timestamp)) / 1000);
     });
     if (isStale()) return; // a seek came while the actor mapped it: the partition is fetched again
-    await lanes.add(batch.topic, batch.partition, batch.firstOffset()!, String(BigInt(batch.lastOffset()) + 1n), applied);
+    await lanes.add(batch.topic, batch.partition, batch.firstOffset()!, String(BigInt(batch.lastOffset()) + 1n), applied, true);
   }
 
   await rebuildIfRedisLost(options, `${appId}-projector`, k.marker);
@@ -88,7 +88,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   // kafkajs resolves a batch of only transaction markers itself, without eachBatch: its offset
   // is committed here, in order with the partition's other batches.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    // No first offset: no record at or after the fetched offset, and kafkajs reports the high watermark as the end.
+    // No first offset: no record at or after the fetched offset (kafkajs then reports an end it
+    // did not read, the fetched offset or the high watermark); such a batch is not committed past.
     if (stopping || payload.batchSize > 0 || payload.firstOffset === null) return;
     const next = String(BigInt(payload.lastOffset) + 1n);
     void lanes.add(payload.topic, payload.partition, payload.firstOffset, next, Promise.resolve());
@@ -105,7 +106,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
 }
 
 function ask<T>(actor: Ref<Project<T>>, records: T[]): Promise<RedisOp[]> {
-  return new Promise((reply) => dispatch(actor, { records, reply }));
+  return new Promise((resolve, reject) => dispatch(actor, { records, reply: (ops) => (ops instanceof Error ? reject(ops) : resolve(ops)) }));
 }
 
 /**

@@ -48,4 +48,14 @@ test('reads of unknown ids do not push cached views out', () => {
   assert.is(cache.get('a')?.version, 1);
 });
 
+test('a read whose placeholder went meanwhile (a concurrent 404, or eviction) is not cached: a notice may have been lost', () => {
+  const cache = new AccountCache();
+  const generation = cache.expect('a'); // two reads of a new account
+  cache.expect('a');
+  cache.abandon('a'); // the first found nothing
+  cache.notify('a', 2); // no entry: not kept
+  cache.set(view(1), generation); // the second found version 1
+  assert.is(cache.get('a'), undefined);
+});
+
 test.run();

@@ -48,4 +48,17 @@ test('after a failure, a batch fetched before the seek commits nothing: the reco
   assert.equal(calls.filter((c) => c.startsWith('commit')).at(-1), 'commit 252');
 });
 
+test('after a failure, a fresh batch from beyond the seek offset seeks again; the third in a row is taken (the log lost those records)', async () => {
+  const { consumer, calls } = recordingConsumer();
+  const lanes = new CommitLanes(consumer, 4);
+  await lanes.add('events', 0, '0', '100', Promise.reject(new Error('redis down')), true);
+  await settle();
+  for (let i = 0; i < 2; i++) await lanes.add('events', 0, '500', '600', Promise.resolve(), true);
+  await lanes.settled(1_000);
+  assert.equal(calls, ['seek 0', 'pause', 'seek 0', 'seek 0']);
+  await lanes.add('events', 0, '500', '600', Promise.resolve(), true);
+  await lanes.settled(1_000);
+  assert.equal(calls.at(-1), 'commit 600');
+});
+
 test.run();
