@@ -1,7 +1,8 @@
-// Fixes to kafkajs 2.2.4 (its last release): three modules replaced in the module cache before kafkajs
+// Fixes to kafkajs 2.2.4 (its last release): four modules replaced in the module cache before kafkajs
 // loads them, and two methods wrapped on their prototypes. Import this module before anything
 // imports kafkajs (src/kafka/client.ts does).
 import { createRequire } from 'node:module';
+import { produceRequestV3 } from './produce-request.js';
 import { encodeRecord } from './record-encoder.js';
 
 /**
@@ -81,6 +82,7 @@ function replaceModule(file: string, exports: unknown): void {
 replaceModule('producer/groupMessagesPerPartition.js', groupMessagesPerPartition);
 replaceModule('consumer/filterAbortedMessages.js', filterAbortedMessages);
 replaceModule('protocol/recordBatch/record/v0/index.js', encodeRecord); // same bytes, fewer allocations and copies
+replaceModule('protocol/requests/produce/v3/request.js', produceRequestV3); // same bytes, no per-record spread
 
 // kafkajs asks the broker for the group or transaction coordinator (FindCoordinator) before
 // every AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and EndTxn: four extra round trips
