@@ -71,8 +71,13 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   }
 
   async function openWorker(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
-    // Else RocksDB refuses the store's lock, and two producers of one transactional id fence each other.
-    await closing.get(partition);
+    // Else RocksDB refuses the store's lock, and two producers of one transactional id fence each
+    // other. Its batch in flight may take a while: the group membership is kept meanwhile.
+    const previous = closing.get(partition);
+    if (previous) {
+      const beating = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
+      await previous.finally(() => clearInterval(beating));
+    }
     const producer = kafka.producer({
       transactionalId: `${appId}-processor-p${partition}`,
       idempotent: true,
