@@ -17,9 +17,9 @@ interface Lane {
   /** Below it, everything is in Redis: a failure fetches again from here (replays are harmless). */
   resume: string | undefined;
   /**
-   * After a failure, where the partition is fetched again. Until a batch fetched from there
-   * comes, batches are dropped: they were fetched before the seek, and one that committed
-   * would skip the records between this offset and it, never applied.
+   * After a failure, where the partition is fetched again. Until a batch that begins at or
+   * before it comes, batches are dropped (see refetched): one that begins beyond it and
+   * committed would skip the records between, never applied.
    */
   refetchFrom: string | undefined;
   /** Batches from beyond refetchFrom since the failure, each followed by another seek. */
