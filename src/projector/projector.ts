@@ -72,12 +72,12 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         ? ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic, (event, raw) => ({ event, raw })))
         : ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic, (result) => result));
     const ops = await withTimeout(mapped, options.actorReplyTimeoutMs, `the projection of ${batch.topic}/${batch.partition} did not answer`);
+    if (isStale()) return; // a seek came while the actor mapped it: the partition is fetched again
     const applied = runPipelines(redis, ops).then(() => {
       metrics.records.inc({ topic: batch.topic }, batch.messages.length);
       metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
       metrics.recordLagSeconds.observe((Date.now() - Number(batch.messages[0]!.timestamp)) / 1000);
     });
-    if (isStale()) return; // a seek came while the actor mapped it: the partition is fetched again
     await lanes.add(batch.topic, batch.partition, batch.firstOffset()!, String(BigInt(batch.lastOffset()) + 1n), applied, true);
   }
 
