@@ -142,4 +142,36 @@ test('SIGKILL the projector mid-stream, restart: identical read models', async (
   }
 });
 
+test('Redis refusing writes mid-stream (out of memory): the projector fetches again from what it applied, and the models equal the model', async () => {
+  const d = await deployment();
+  const w = buildWorkload(d.ns, 5, { senders: 200, receivers: 150, refunders: 10, ops: 8000 });
+  await produce(d.topics.commands.name, w.commands, w.poison);
+  const processor = await startRoles('processor', d.env);
+  const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
+  try {
+    await until('the processor', () => processorDrained(d));
+    const projector = await startRoles('projector', { ...d.env, BATCH_BYTES_MAX: '16384' }); // small batches: many in the window
+    const k = keys(d.appId);
+    await until('some projected accounts', async () => Number((await redis.hget(k.stats, 'accounts:open')) ?? 0) > 20, 90_000, 10);
+    // Every write is refused (OOM) until the limit is lifted; reads still work.
+    await redis.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.config('SET', 'maxmemory', '1');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await redis.config('SET', 'maxmemory', '0');
+    try {
+      assert.not.ok(await projectorDrained(d), 'the refusal came before the end of the stream');
+      await until('the projector', () => projectorDrained(d));
+      await verify(d, w);
+      assert.match(projector.output(), /redis failed a batch/, 'it did fail batches meanwhile');
+    } finally {
+      await projector.stop();
+    }
+    assert.is(projector.child.exitCode, 0, projector.output().slice(-2000));
+  } finally {
+    await redis.config('SET', 'maxmemory', '0');
+    await redis.config('SET', 'maxmemory-policy', policy);
+    await processor.stop();
+  }
+});
+
 test.run();
