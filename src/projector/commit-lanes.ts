@@ -12,6 +12,8 @@ export interface LaneConsumer {
 
 /** After a failed batch, its partition rests this long before it is fetched again (Redis may be down). */
 export const failureRetryDelayMs = 1_000;
+/** After a failure, fresh batches from beyond the seek offset in a row; the last is taken (see refetched). */
+const refetchBeyondSeekMax = 3;
 
 interface Lane {
   /** Below it, everything is in Redis: a failure fetches again from here (replays are harmless). */
@@ -95,7 +97,7 @@ export class CommitLanes {
     const from = lane.refetchFrom!;
     if (BigInt(firstOffset) > BigInt(from)) {
       if (!fresh) return false;
-      if (++lane.refetchMisses < 3) {
+      if (++lane.refetchMisses < refetchBeyondSeekMax) {
         log.warn('a batch after a seek begins beyond it; seeking again', { topic, partition, seekOffset: from, firstOffset });
         unlessStopped(() => this.consumer.seek({ topic, partition, offset: from }));
         return false;
