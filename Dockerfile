@@ -5,4 +5,4 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 ENV NODE_ENV=production HTTP_PORT=8080
 EXPOSE 8080
-CMD ["node", "--max-semi-space-size=64", "--import", "tsx", "src/main.ts"]
+CMD ["node", "--max-semi-space-size=128", "--import", "tsx", "src/main.ts"]

@@ -21,7 +21,7 @@ export async function startRoles(roles: string, env: Record<string, string>): Pr
   const { brokers, redisUrl } = testEnv();
   // BENCH_CPU_PROF=dir: each role process writes a CPU profile there (node --cpu-prof), as in bench:processor.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--max-semi-space-size=64', '--import', 'tsx', mainPath, '--roles', roles], { // as npm start
+  const child = spawn(process.execPath, [...profile, '--max-semi-space-size=128', '--import', 'tsx', mainPath, '--roles', roles], { // as npm start
     env: { ...process.env, KAFKA_BROKERS: brokers.join(','), REDIS_URL: redisUrl, HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
