@@ -59,9 +59,10 @@ const WireOutcome = Type.Union([
   Type.Tuple([Type.String(), Type.Integer(), Type.Number()]),
   Type.Tuple([Type.String(), Type.Integer(), Type.Number(), Type.String()]),
 ]);
+const snapshotFields = { version: Type.Integer({ minimum: 0 }), state: AccountState };
 export const SnapshotWire = Type.Union([
-  Type.Object({ version: Type.Integer({ minimum: 0 }), state: AccountState, recentRel: Type.Array(WireOutcome), recentAtMs: Type.Number() }),
-  Type.Object({ version: Type.Integer({ minimum: 0 }), state: AccountState, recent: Type.Array(WireOutcome), recentAtMs: Type.Optional(Type.Number()) }),
+  Type.Object({ ...snapshotFields, recentRel: Type.Array(WireOutcome), recentAtMs: Type.Number() }),
+  Type.Object({ ...snapshotFields, recent: Type.Array(WireOutcome), recentAtMs: Type.Optional(Type.Number()) }),
 ]);
 const wireCodec = new Codec(SnapshotWire);
 

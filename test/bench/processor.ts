@@ -19,6 +19,7 @@ import { acquireStack } from '../../src/stack/index.js';
 import type { AggregateSnapshot } from '../../topics/aggregates-changelog.js';
 import { decodeCommand } from '../../topics/commands.js';
 import { topology, type Topology } from '../../topics/index.js';
+import { roleNodeFlags } from '../support/processes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -103,7 +104,7 @@ async function runProcessor(admin: Admin, brokers: string, topics: Topology, ns:
   const before = await Promise.all(outputTopics.map((t) => sumEnd(admin, t)));
   const commandsBefore = await sumEnd(admin, topics.commands.name);
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-processor-'));
-  const child = spawn(process.execPath, [...cpuProfileArgs(), '--max-semi-space-size=128', '--import', 'tsx', mainPath, '--roles', 'processor'], {
+  const child = spawn(process.execPath, [...cpuProfileArgs(), ...roleNodeFlags, '--import', 'tsx', mainPath, '--roles', 'processor'], {
     env: { ...process.env, KAFKA_BROKERS: brokers, REDIS_URL: 'redis://unused', APP_ID: appId, TOPIC_PREFIX: `${ns}.`, PARTITIONS: String(partitions), DATA_DIR: dataDir, HTTP_PORT: '0', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -4,6 +4,8 @@ import { testEnv } from './env.js';
 
 const mainPath = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const startTimeoutMs = 60_000;
+/** Node's flags for a role process, as `npm start` (package.json) passes them. */
+export const roleNodeFlags = ['--max-semi-space-size=128'];
 
 export interface RoleProcess {
   readonly child: ChildProcess;
@@ -21,7 +23,7 @@ export async function startRoles(roles: string, env: Record<string, string>): Pr
   const { brokers, redisUrl } = testEnv();
   // BENCH_CPU_PROF=dir: each role process writes a CPU profile there (node --cpu-prof), as in bench:processor.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--max-semi-space-size=128', '--import', 'tsx', mainPath, '--roles', roles], { // as npm start
+  const child = spawn(process.execPath, [...profile, ...roleNodeFlags, '--import', 'tsx', mainPath, '--roles', roles], {
     env: { ...process.env, KAFKA_BROKERS: brokers.join(','), REDIS_URL: redisUrl, HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
