@@ -81,8 +81,8 @@ const sumEnd = async (admin: Admin, topic: string) => (await retriable(() => adm
 const sumCommitted = async (admin: Admin, groupId: string, topic: string) =>
   ((await retriable(() => admin.fetchOffsets({ groupId, topics: [topic] })))[0]?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 
-/** Waits until the group committed everything in topic, stable over two looks; returns the time of the first commit. */
-async function drain(admin: Admin, groupId: string, topic: string, onProgress?: () => void): Promise<{ firstCommitMs: number; doneMs: number; consumed: number }> {
+/** Waits until the group committed everything in topic, stable over two looks; returns the time of the first commit. onProgress: every 100 ms, told whether commits began. */
+async function drain(admin: Admin, groupId: string, topic: string, onProgress?: (committing: boolean) => void): Promise<{ firstCommitMs: number; doneMs: number; consumed: number }> {
   const deadline = Date.now() + drainTimeoutMs;
   let firstCommitMs = 0;
   let stable = 0;
@@ -92,12 +92,12 @@ async function drain(admin: Admin, groupId: string, topic: string, onProgress?: 
     stable = committed >= end && end > 0 ? stable + 1 : 0;
     if (stable >= 2) return { firstCommitMs, doneMs: Date.now(), consumed: committed };
     if (Date.now() > deadline) throw new Error(`${groupId} did not drain ${topic}: ${committed}/${end}`);
-    onProgress?.();
+    onProgress?.(firstCommitMs > 0);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-interface ProcessorRun { commandsPerS: number; consumed: number; outputRecords: number; events: number; peakRssMb: number; seconds: number }
+interface ProcessorRun { commandsPerS: number; consumed: number; outputRecords: number; events: number; peakRssMb: number; seconds: number; cpuUsPerCommand: number }
 
 async function runProcessor(admin: Admin, brokers: string, topics: Topology, ns: string, appId: string): Promise<ProcessorRun> {
   const outputTopics = [topics.events.name, topics.commandResults.name, topics.changelog.name, topics.commandsDlq.name];
@@ -116,15 +116,18 @@ async function runProcessor(admin: Admin, brokers: string, topics: Topology, ns:
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     peakRssKb = Math.max(peakRssKb, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
   };
-  const drained = drain(admin, `${appId}-processor`, topics.commands.name, () => {
+  let cpuAtFirstCommitMs: number | undefined;
+  const drained = drain(admin, `${appId}-processor`, topics.commands.name, (committing) => {
     try {
       sampleRss();
+      if (committing) cpuAtFirstCommitMs ??= childCpuMs(child.pid!);
     } catch {
       /* not started yet */
     }
   });
   const { firstCommitMs, doneMs, consumed } = await Promise.race([drained, exited]);
   sampleRss();
+  const cpuMs = childCpuMs(child.pid!) - (cpuAtFirstCommitMs ?? 0);
   child.removeAllListeners('exit');
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
@@ -133,7 +136,13 @@ async function runProcessor(admin: Admin, brokers: string, topics: Topology, ns:
   const followUps = (await sumEnd(admin, topics.commands.name)) - commandsBefore;
   const outputRecords = after.reduce((n, v, i) => n + v - before[i]!, 0) + followUps;
   const seconds = (doneMs - firstCommitMs) / 1000;
-  return { commandsPerS: consumed / seconds, consumed, outputRecords, events: after[0]! - before[0]!, peakRssMb: peakRssKb / 1024, seconds };
+  return { commandsPerS: consumed / seconds, consumed, outputRecords, events: after[0]! - before[0]!, peakRssMb: peakRssKb / 1024, seconds, cpuUsPerCommand: (cpuMs * 1000) / consumed };
+}
+
+/** User and system CPU time of a process so far (Linux: /proc/pid/stat, in clock ticks of 10 ms). */
+function childCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime and stime, fields 14 and 15 of stat
 }
 
 /** BENCH_CPU_PROF=dir: the processor child writes a CPU profile there (node --cpu-prof). */
@@ -143,7 +152,7 @@ function cpuProfileArgs(): string[] {
 }
 
 /** (a) The pipe: consume, produce outputPerInput records per input in one transaction per batch, no processing. */
-async function runPipe(kafka: Kafka, admin: Admin, topics: Topology, ns: string, outputPerInput: number): Promise<{ commandsPerS: number; seconds: number }> {
+async function runPipe(kafka: Kafka, admin: Admin, topics: Topology, ns: string, outputPerInput: number): Promise<{ commandsPerS: number; seconds: number; cpuUsPerCommand: number }> {
   const out = `${ns}.pipe-out`;
   await admin.createTopics({ waitForLeaders: false, topics: [{ topic: out, numPartitions: partitions }] });
   await waitForLeaders(admin, [out]);
@@ -181,11 +190,15 @@ async function runPipe(kafka: Kafka, admin: Admin, topics: Topology, ns: string,
       resolveOffset(batch.lastOffset());
     },
   });
-  const { firstCommitMs, doneMs, consumed } = await drain(admin, groupId, topics.commands.name);
+  let cpuAtFirstCommit: NodeJS.CpuUsage | undefined;
+  const { firstCommitMs, doneMs, consumed } = await drain(admin, groupId, topics.commands.name, (committing) => {
+    if (committing) cpuAtFirstCommit ??= process.cpuUsage();
+  });
+  const cpu = process.cpuUsage(cpuAtFirstCommit);
   await consumer.disconnect();
   await Promise.all([...producers.values()].map((p) => p.disconnect()));
   const seconds = (doneMs - firstCommitMs) / 1000;
-  return { commandsPerS: consumed / seconds, seconds };
+  return { commandsPerS: consumed / seconds, seconds, cpuUsPerCommand: (cpu.user + cpu.system) / consumed };
 }
 
 /** (b) Naive: one command at a time, await its produce, commit its offset; bounded by naiveSeconds. */
@@ -259,6 +272,8 @@ async function main(): Promise<void> {
     console.log(row(`naive eachMessage (b, ${naiveSeconds} s)`, naive.commandsPerS));
     console.log(`processor / pipe:   ${(processor.commandsPerS / pipe.commandsPerS).toFixed(3)}   (target >= 0.6)`);
     console.log(`processor / naive:  ${(processor.commandsPerS / naive.commandsPerS).toFixed(1)}`);
+    // CPU time per command is steadier than throughput on a shared machine: it does not count the waits for a busy core.
+    console.log(`CPU per command:    processor ${processor.cpuUsPerCommand.toFixed(1)} µs, pipe ${pipe.cpuUsPerCommand.toFixed(1)} µs (the processor costs ${(processor.cpuUsPerCommand / pipe.cpuUsPerCommand).toFixed(2)} x the pipe; the bench process polls offsets during both)`);
     console.log(`processor events/s: ${Math.round(processor.events / processor.seconds)}   (all output records/s: ${Math.round(processor.outputRecords / processor.seconds)})`);
     console.log(`processor peak RSS: ${processor.peakRssMb.toFixed(0)} MiB;  bench process peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
   } finally {
