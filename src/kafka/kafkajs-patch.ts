@@ -1,9 +1,10 @@
-// Fixes to kafkajs 2.2.4 (its last release): four modules replaced in the module cache before kafkajs
+// Fixes to kafkajs 2.2.4 (its last release): five modules replaced in the module cache before kafkajs
 // loads them, and two methods wrapped on their prototypes. Import this module before anything
 // imports kafkajs (src/kafka/client.ts does).
 import { createRequire } from 'node:module';
 import { produceRequestV3 } from './produce-request.js';
 import { encodeRecord } from './record-encoder.js';
+import { encodeRequestFrame } from './request-frame.js';
 
 /**
  * kafkajs groups a produce request's messages per partition with `[...current, message]`:
@@ -82,7 +83,8 @@ function replaceModule(file: string, exports: unknown): void {
 replaceModule('producer/groupMessagesPerPartition.js', groupMessagesPerPartition);
 replaceModule('consumer/filterAbortedMessages.js', filterAbortedMessages);
 replaceModule('protocol/recordBatch/record/v0/index.js', encodeRecord); // same bytes, fewer allocations and copies
-replaceModule('protocol/requests/produce/v3/request.js', produceRequestV3); // same bytes, no per-record spread
+replaceModule('protocol/requests/produce/v3/request.js', produceRequestV3); // same bytes, one pass, one buffer
+replaceModule('protocol/request.js', encodeRequestFrame); // same bytes, the payload copied once
 
 // kafkajs asks the broker for the group or transaction coordinator (FindCoordinator) before
 // every AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and EndTxn: four extra round trips

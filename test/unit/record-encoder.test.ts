@@ -2,20 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRequire } from 'node:module';
 import { encodeRecord, type RecordArgs } from '../../src/kafka/record-encoder.js';
+import { kafkajsOriginal } from '../support/kafkajs-original.js';
 
 const require = createRequire(import.meta.url);
 
-/** kafkajs's own module, even where src/kafka/kafkajs-patch.ts already replaced it in the module cache. */
-function kafkajsOriginal<T>(id: string): T {
-  const path = require.resolve(id);
-  const patched = require.cache[path];
-  delete require.cache[path];
-  try {
-    return require(path) as T;
-  } finally {
-    if (patched) require.cache[path] = patched;
-  }
-}
 const kafkajsRecord = kafkajsOriginal<(args: RecordArgs) => { buffer: Buffer }>('kafkajs/src/protocol/recordBatch/record/v0/index.js');
 const decodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js') as (decoder: unknown, batchContext: object) => { key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer | Buffer[]>; offset: string };
 const Decoder = require('kafkajs/src/protocol/decoder.js') as new (buffer: Buffer) => { readVarInt(): number };
