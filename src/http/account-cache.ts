@@ -7,10 +7,13 @@ import { apiMetrics as metrics } from '../metrics.js';
  * before a notification it predates is not cached, so a hit is never older than the last
  * notification this process received, nor than a minVersion the caller asks for.
  */
+type Entry = { view?: AccountView; notifiedVersion: number };
+
+/** What expect() hands a read: the entry its view may go into, if that entry is still there then. */
+export type ReadToken = Entry | undefined;
+
 export class AccountCache {
-  private readonly entries = new Map<string, { view?: AccountView; notifiedVersion: number }>();
-  /** Bumped by clear(): a read that began before it is not cached (it may predate a missed notification). */
-  private generation = 0;
+  private readonly entries = new Map<string, Entry>();
   /** False while notifications cannot arrive (the subscriber is disconnected): nothing is served or kept. */
   private serving = true;
 
@@ -29,36 +32,41 @@ export class AccountCache {
   }
 
   /**
-   * Call before reading Redis: a notification that arrives during the read is then kept. Pass
-   * what it returns to set().
+   * Call before reading Redis: notifications that arrive during the read are kept in the entry
+   * it returns (a placeholder for a new id). Pass the token to set() or abandon().
    */
-  expect(id: string): number {
-    if (this.serving && !this.entries.has(id)) this.touch(id, { notifiedVersion: 0 });
-    return this.generation;
+  expect(id: string): ReadToken {
+    if (!this.serving) return undefined;
+    let entry = this.entries.get(id);
+    if (!entry) this.touch(id, (entry = { notifiedVersion: 0 }));
+    return entry;
   }
 
   /**
-   * Notifications may have been missed: forget everything. serving: whether they arrive again
-   * (the subscriber is connected) or not (it disconnected: until the next clear, nothing is served).
+   * Notifications may have been missed: forget everything (reads in flight then find their
+   * entry gone). serving: whether notifications arrive again (the subscriber is connected) or
+   * not (it disconnected: until the next clear, nothing is served).
    */
   clear(serving: boolean): void {
     this.entries.clear();
-    this.generation++;
     this.serving = serving;
   }
 
-  /** The read found nothing: the placeholder expect() made goes, so unknown ids do not push views out. */
-  abandon(id: string): void {
-    if (this.entries.get(id)?.view === undefined) this.entries.delete(id);
+  /** The read found nothing, or failed: its placeholder goes, so unknown ids do not push views out. */
+  abandon(id: string, token: ReadToken): void {
+    if (token && this.entries.get(id) === token && token.view === undefined) this.entries.delete(id);
   }
 
-  /** readGeneration: what expect() returned before the read. */
-  set(view: AccountView, readGeneration: number): void {
+  /**
+   * Keeps the view only in the entry its read began with: if that went meanwhile (evicted,
+   * abandoned by a concurrent 404, cleared), a notice during the read may have been dropped.
+   */
+  set(view: AccountView, token: ReadToken): void {
     const entry = this.entries.get(view.id);
-    // No placeholder (evicted, or dropped by a concurrent 404): a notice during the read may be lost.
-    if (!this.serving || readGeneration !== this.generation || !entry) return;
+    if (!this.serving || !token || entry !== token) return;
     if (view.version < entry.notifiedVersion || (entry.view && view.version < entry.view.version)) return;
-    this.touch(view.id, { view, notifiedVersion: entry.notifiedVersion });
+    entry.view = view;
+    this.touch(view.id, entry);
   }
 
   /** The projector applied version `version` of account `id`. */
@@ -67,7 +75,7 @@ export class AccountCache {
     if (entry) entry.notifiedVersion = Math.max(entry.notifiedVersion, version);
   }
 
-  private touch(id: string, entry: { view?: AccountView; notifiedVersion: number }): void {
+  private touch(id: string, entry: Entry): void {
     this.entries.delete(id);
     this.entries.set(id, entry);
     if (this.entries.size > this.entriesMax) this.entries.delete(this.entries.keys().next().value!);

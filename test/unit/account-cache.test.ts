@@ -15,9 +15,9 @@ test('a view is served until a newer version is notified, and never below minVer
 
 test('a read that began before a clear is not cached: it may predate a notice that was missed', () => {
   const cache = new AccountCache();
-  const generation = cache.expect('a');
+  const token = cache.expect('a');
   cache.clear(true); // the subscriber reconnected while the read was in flight
-  cache.set(view(2), generation);
+  cache.set(view(2), token);
   assert.is(cache.get('a'), undefined);
 });
 
@@ -42,20 +42,41 @@ test('reads of unknown ids do not push cached views out', () => {
   const cache = new AccountCache(2);
   cache.set(view(1), cache.expect('a'));
   for (let i = 0; i < 5; i++) {
-    cache.expect(`unknown-${i}`);
-    cache.abandon(`unknown-${i}`); // 404
+    cache.abandon(`unknown-${i}`, cache.expect(`unknown-${i}`)); // 404
   }
   assert.is(cache.get('a')?.version, 1);
 });
 
 test('a read whose placeholder went meanwhile (a concurrent 404, or eviction) is not cached: a notice may have been lost', () => {
   const cache = new AccountCache();
-  const generation = cache.expect('a'); // two reads of a new account
-  cache.expect('a');
-  cache.abandon('a'); // the first found nothing
+  const second = cache.expect('a'); // two reads of a new account
+  cache.abandon('a', cache.expect('a')); // the first found nothing
   cache.notify('a', 2); // no entry: not kept
-  cache.set(view(1), generation); // the second found version 1
+  cache.set(view(1), second); // the second found version 1
   assert.is(cache.get('a'), undefined);
+});
+
+test('a read whose placeholder was replaced by a newer read\'s is not cached in it', () => {
+  const cache = new AccountCache(1);
+  const first = cache.expect('a'); // reads version 5 from Redis, slowly
+  cache.expect('b'); // evicts a's placeholder
+  cache.notify('a', 6); // no entry: not kept
+  const second = cache.expect('a'); // a new placeholder
+  cache.set(view(5), first);
+  assert.is(cache.get('a'), undefined, 'v5 served after v6 was notified');
+  cache.set(view(6), second);
+  assert.is(cache.get('a')?.version, 6);
+});
+
+test('a failed read drops its placeholder, not a view another read cached', () => {
+  const cache = new AccountCache();
+  cache.set(view(1), cache.expect('a'));
+  cache.abandon('a', cache.expect('a'));
+  assert.is(cache.get('a')?.version, 1);
+  const token = cache.expect('b');
+  cache.abandon('b', token);
+  cache.set({ ...view(1), id: 'b' }, token);
+  assert.is(cache.get('b'), undefined);
 });
 
 test.run();
