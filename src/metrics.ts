@@ -46,7 +46,7 @@ export const processorMetrics = {
   }),
   dlqRecords: new Counter({
     name: 'ledger_processor_dlq_records_total',
-    help: 'Records sent to the dead-letter topic, by kind (invalid, decider-error)',
+    help: 'Records sent to the dead-letter topic, by kind (invalid, decider-error, refund-rejected)',
     labelNames: ['kind'] as const,
     registers: [registry],
   }),

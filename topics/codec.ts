@@ -2,10 +2,19 @@ import { FormatRegistry, type TSchema, type Static } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 
 // The same JSON Schemas serve the HTTP routes (fastify's ajv knows date-time); TypeBox needs it declared.
-if (!FormatRegistry.Has('date-time')) {
-  // RFC 3339: a zone is required, or Date.parse would read the time in the server's zone.
-  const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/i;
-  FormatRegistry.Set('date-time', (value) => rfc3339.test(value) && !Number.isNaN(Date.parse(value)));
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', isDateTime);
+
+// RFC 3339: a zone is required, or Date.parse would read the time in the server's zone.
+const rfc3339 = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-](\d\d):(\d\d))$/i;
+
+/** Each field in range too: V8's Date.parse rolls 2026-02-30 over to March 2 instead of failing. */
+export function isDateTime(value: string): boolean {
+  const m = rfc3339.exec(value);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const zoneOk = m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && zoneOk && !Number.isNaN(Date.parse(value));
 }
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };

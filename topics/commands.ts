@@ -10,7 +10,11 @@ export const commandsTopic = (partitions: number, prefix = ''): TopicSpec => ({
   configs: { ...retention.days(7), 'message.timestamp.type': 'LogAppendTime' },
 });
 
-const AggregateId = Type.String({ minLength: 1, maxLength: 64 });
+/**
+ * No control characters: the changelog's restore marker is keyed "\u0000restore-marker", and an
+ * account of that id would have its snapshots skipped by restores and compacted away.
+ */
+export const AggregateId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001F\\u007F]+$' });
 /** Room for the saga's derived ids: refund:credit:<aggregateId>:<seq> is at most 95 characters. */
 const CommandId = Type.String({ minLength: 1, maxLength: 200 });
 const Id = Type.String({ minLength: 1, maxLength: 128 });

@@ -21,8 +21,18 @@ export interface CommandOutcome {
   readonly result: CommandResult;
   readonly events: EventEnvelope[];
   readonly followUps: Command[];
-  /** Set when the decider threw (a bug): the command goes to the DLQ and the state stays as it was. */
-  readonly error?: string;
+  /** Set when the command also goes to the DLQ, with this reason, for a person to look at. */
+  readonly deadLetter?: DeadLetter;
+}
+
+/**
+ * decider-error: the decider threw (a bug); the state stays as it was.
+ * refund-rejected: a saga refund the account refused (its balance would pass 2^53): the amount is
+ * held by no account until someone applies it, so it must not pass as an ordinary rejection.
+ */
+export interface DeadLetter {
+  readonly kind: 'decider-error' | 'refund-rejected';
+  readonly reason: string;
 }
 
 export function handleCommand(snapshot: AggregateSnapshot, command: Command, receivedAtMs: number): { snapshot: AggregateSnapshot; outcome: CommandOutcome } {
@@ -45,7 +55,7 @@ export function handleCommand(snapshot: AggregateSnapshot, command: Command, rec
     // A credit that cannot be decided is a credit not made: the saga refunds the source, or the
     // money it already debited would be lost.
     const refund = command.type === 'CreditTransfer' ? followUps(command, { ok: false, reason: rejections.unknownAccount }, snapshot.version) : [];
-    return { snapshot, outcome: { result, events: [], followUps: refund, error } };
+    return { snapshot, outcome: { result, events: [], followUps: refund, deadLetter: { kind: 'decider-error', reason: `decider threw: ${error}` } } };
   }
   const events: EventEnvelope[] = decision.ok
     ? decision.events.map((event, i) => {
@@ -60,10 +70,16 @@ export function handleCommand(snapshot: AggregateSnapshot, command: Command, rec
   const result: CommandResult = decision.ok
     ? { commandId, aggregateId, status: 'accepted', version }
     : { commandId, aggregateId, status: 'rejected', reason: decision.reason, version };
+  const outcome: CommandOutcome = { result, events, followUps: followUps(command, decision, version) };
   return {
     snapshot: { version, state, recent: remember(snapshot.recent, recent) },
-    outcome: { result, events, followUps: followUps(command, decision, version) },
+    outcome: !decision.ok && command.type === 'RefundTransfer' ? { ...outcome, deadLetter: refundRejected(command, decision.reason) } : outcome,
   };
+}
+
+function refundRejected(command: Extract<Command, { type: 'RefundTransfer' }>, reason: string): DeadLetter {
+  const { amount, transferId } = command.payload;
+  return { kind: 'refund-rejected', reason: `refund of ${amount} for transfer ${transferId} rejected (${reason}): the amount is held by no account until it is applied by hand` };
 }
 
 /** Keeps the outcomes inside the window, newest last, at most dedupEntriesMax. */

@@ -314,11 +314,11 @@ export class PartitionWorker {
         for (const event of outcome.events) out.event(event);
         for (const command of outcome.followUps) out.command(command);
         out.result(outcome.result);
-        if (outcome.error !== undefined) {
-          out.deadLetter(group.messages[i]!, `decider threw: ${outcome.error}`);
-          metrics.dlqRecords.inc({ kind: 'decider-error' });
+        if (outcome.deadLetter) {
+          out.deadLetter(group.messages[i]!, outcome.deadLetter.reason);
+          metrics.dlqRecords.inc({ kind: outcome.deadLetter.kind });
         }
-        count(group.commands[i]!.command.type, outcome.error !== undefined ? 'dead-lettered' : outcome.result.status);
+        count(group.commands[i]!.command.type, outcome.deadLetter?.kind === 'decider-error' ? 'dead-lettered' : outcome.result.status);
       });
       if (reply.snapshot) out.snapshot(id, reply.snapshot);
     }

@@ -333,10 +333,24 @@ test('a decider that throws: error captured, rejected with "internal error", sna
   assert.equal(outcome.result, { commandId: 'bad-1', aggregateId: 'acc-1', status: 'rejected', reason: internalErrorReason, version: 3 });
   assert.equal(outcome.events, []);
   assert.equal(outcome.followUps, []);
-  assert.type(outcome.error, 'string');
-  assert.match(outcome.error ?? '', /^TypeError: Cannot read properties of null \(reading 'amount'\)/);
+  assert.is(outcome.deadLetter?.kind, 'decider-error');
+  assert.match(outcome.deadLetter?.reason ?? '', /^decider threw: TypeError: Cannot read properties of null \(reading 'amount'\)/);
   assert.is(after, snapshot);
   assert.equal(after, openSnapshot());
+});
+
+test('a refund the account refuses goes to the DLQ too: the amount is held by no account', () => {
+  const full = { ...openSnapshot(), state: { status: 'open' as const, ownerId: 'owner-1', currency: 'EUR', balance: Number.MAX_SAFE_INTEGER } };
+  const refund = cmd.refund('acc-1', 'acc-2', 5, 'currency mismatch', 't-9', { commandId: 'refund:credit:acc-1:2' });
+  const { snapshot, outcome } = handleCommand(full, refund, receivedAtMs + 1000);
+  assert.is(outcome.result.status, 'rejected');
+  assert.equal(outcome.events, []);
+  assert.equal(snapshot.state, full.state);
+  assert.is(outcome.deadLetter?.kind, 'refund-rejected');
+  assert.match(outcome.deadLetter?.reason ?? '', /^refund of 5 for transfer t-9 rejected \(.+\): the amount is held by no account/);
+  // An accepted refund, and other rejections, are not dead-lettered.
+  assert.is(handleCommand(openSnapshot(), refund, receivedAtMs + 1000).outcome.deadLetter, undefined);
+  assert.is(handleCommand(openSnapshot(), cmd.withdraw('acc-1', 10_000), receivedAtMs + 1000).outcome.deadLetter, undefined);
 });
 
 test('a throwing command is not remembered: a retry throws again rather than being a duplicate', () => {
@@ -346,14 +360,14 @@ test('a throwing command is not remembered: a retry throws again rather than bei
   const second = handleCommand(first.snapshot, malformed, receivedAtMs + 2000);
   assert.is(second.outcome.result.status, 'rejected');
   assert.is(second.outcome.result.reason, internalErrorReason);
-  assert.match(second.outcome.error ?? '', /^TypeError/);
+  assert.match(second.outcome.deadLetter?.reason ?? '', /^decider threw: TypeError/);
 });
 
 test('a snapshot whose state is corrupt: decide throws, error captured', () => {
   const corrupt = { version: 5, state: null, recent: [] } as never as AggregateSnapshot;
   const { snapshot, outcome } = handleCommand(corrupt, cmd.close('acc-1', { commandId: 'c-x' }), receivedAtMs);
   assert.equal(outcome.result, { commandId: 'c-x', aggregateId: 'acc-1', status: 'rejected', reason: internalErrorReason, version: 5 });
-  assert.match(outcome.error ?? '', /^TypeError: Cannot read properties of null \(reading 'status'\)/);
+  assert.match(outcome.deadLetter?.reason ?? '', /^decider threw: TypeError: Cannot read properties of null \(reading 'status'\)/);
   assert.is(snapshot, corrupt);
   assert.equal(snapshot, { version: 5, state: null, recent: [] });
 });

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { test } from 'uvu';
+import { restoreMarkerKey } from '../../topics/aggregates-changelog.js';
 import * as assert from 'uvu/assert';
 import { decodeCommand, encodeCommand, type Command, murmur2, murmur2Partition } from '../../topics/commands.js';
 import { cmd } from '../support/given.js';
@@ -120,7 +121,7 @@ test('a key other than the aggregateId: the reason names the key', () => {
 });
 
 test('a bad issuedAt is rejected, naming issuedAt', () => {
-  for (const issuedAt of ['yesterday', '2026-01-01', '2026-13-45T00:00:00Z', '']) {
+  for (const issuedAt of ['yesterday', '2026-01-01', '2026-13-45T00:00:00Z', '', '2026-02-30T00:00:00Z', '2025-02-29T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:60:00Z', '2026-01-01T00:00:00+24:00']) {
     assert.equal(
       decodeCommand(null, json({ ...deposit, issuedAt })),
       { ok: false, reason: "issuedAt: Expected string to match 'date-time' format", commandId: 'c-1' },
@@ -130,6 +131,12 @@ test('a bad issuedAt is rejected, naming issuedAt', () => {
   const decoded = decodeCommand(null, json({ ...deposit, issuedAt: 12345 }));
   assert.is(decoded.ok, false);
   if (!decoded.ok) assert.match(decoded.reason, /^issuedAt: /);
+});
+
+test('an issuedAt in range is accepted: leap day, end of month, offsets, fractions', () => {
+  for (const issuedAt of ['2024-02-29T23:59:59Z', '2026-12-31T00:00:00.123456+14:00', '2026-04-30t12:00:00z', '2026-01-31T00:00:00-23:59']) {
+    assert.equal(decodeCommand(key(deposit.aggregateId), json({ ...deposit, issuedAt })), { ok: true, value: { ...deposit, issuedAt } }, issuedAt);
+  }
 });
 
 test('an issuedAt without a time zone is rejected, naming issuedAt', () => {
@@ -179,6 +186,19 @@ test('a commandId of 200 characters is accepted; 201 is rejected, naming command
     ok: false,
     reason: 'commandId: Expected string length less or equal to 200',
   });
+});
+
+test('an aggregateId with a control character is rejected, naming aggregateId: the restore marker\'s key cannot be an account', () => {
+  for (const id of [restoreMarkerKey, 'acc\n1', 'acc\u007f']) {
+    const decoded = decodeCommand(key(id), json({ ...deposit, aggregateId: id }));
+    assert.is(decoded.ok, false, JSON.stringify(id));
+    if (!decoded.ok) assert.match(decoded.reason, /^aggregateId: Expected string to match/);
+  }
+  const transfer = decodeCommand(null, json({ ...deposit, type: 'TransferMoney', payload: { transferId: 't', toAccountId: restoreMarkerKey, amount: 1 } }));
+  assert.is(transfer.ok, false);
+  if (!transfer.ok) assert.match(transfer.reason, /^payload\.toAccountId: Expected string to match/);
+  const unicode = { ...deposit, aggregateId: 'konto-\u00e9\u{1f600}' };
+  assert.equal(decodeCommand(key(unicode.aggregateId), json(unicode)), { ok: true, value: unicode });
 });
 
 test('an aggregateId of 64 characters is accepted; 65 is rejected, naming aggregateId', () => {
