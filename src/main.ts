@@ -41,8 +41,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   setLogLevel(config.logLevel);
   const roles = parseRoles(process.argv.slice(2));
+  // Stopped first, together: the roles and the HTTP server (each bounded by its own drain wait).
+  const roleStops: Array<() => Promise<unknown>> = [];
+  // Then what they used, in reverse order of opening.
   const closers: Array<() => Promise<unknown>> = [];
-  const shutdown = onceShutdown(closers);
+  const shutdown = onceShutdown(roleStops, closers);
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
       ...config.processor,
       limits: config.processor,
     });
-    closers.push(() => processor.stop());
+    roleStops.push(() => processor.stop());
   }
 
   const routes: FastifyPluginAsync[] = [];
@@ -81,7 +84,7 @@ async function main(): Promise<void> {
     checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
     if (roles.includes('projector')) {
       const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor });
-      closers.push(() => projector.stop());
+      roleStops.push(() => projector.stop());
     }
     if (roles.includes('api')) {
       const subscriber = redis.duplicate();
@@ -100,8 +103,10 @@ async function main(): Promise<void> {
       );
       const waiter = new VersionWaiter(subscriber, k.updates, (id, version) => cache.notify(id, version));
       await waiter.start();
-      // Idempotent, acks from all replicas: a retried send cannot duplicate a command.
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      // Idempotent, acks from all replicas: a retried send cannot duplicate a command. Retries
+      // bounded: kafkajs retries an idempotent producer's sends forever unless told otherwise,
+      // and a POST must get its 503 (within commandSendTimeoutMs) while Kafka is away.
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 5, maxRetryTime: 2_000 } });
       await producer.connect();
       closers.push(() => producer.disconnect());
       routes.push(
@@ -121,14 +126,18 @@ async function main(): Promise<void> {
   // Every process serves /health and /metrics; the api role adds the ledger's routes.
   const http = buildHttpServer([healthRoutes(checks), metricsRoutes, ...routes]);
   await http.listen({ port: config.httpPort, host: config.httpHost });
-  closers.push(() => http.close());
+  roleStops.push(() => http.close());
   const address = http.server.address();
   log.info('http listening', { port: typeof address === 'object' && address ? address.port : config.httpPort });
   log.info('started', { roles });
 }
 
-/** Closes in reverse order of opening, once, bounded by shutdownTimeoutMs. */
-function onceShutdown(closers: Array<() => Promise<unknown>>): (reason: string) => Promise<void> {
+/**
+ * Once, bounded by shutdownTimeoutMs: stops the roles and the HTTP server at the same time, then
+ * closes the rest in reverse order of opening. What main() starts after the signal is not waited
+ * for: the process exits, and every role is safe to kill.
+ */
+function onceShutdown(roleStops: Array<() => Promise<unknown>>, closers: Array<() => Promise<unknown>>): (reason: string) => Promise<void> {
   let started = false;
   return async (reason) => {
     if (started) return;
@@ -138,9 +147,9 @@ function onceShutdown(closers: Array<() => Promise<unknown>>): (reason: string) 
       log.error('shutdown timed out', { shutdownTimeoutMs });
       process.exit(1);
     }, shutdownTimeoutMs);
-    for (const close of closers.reverse()) {
-      await close().catch((err: unknown) => log.warn('close failed', { error: String(err) }));
-    }
+    const closeLogged = (close: () => Promise<unknown>) => close().catch((err: unknown) => log.warn('close failed', { error: String(err) }));
+    await Promise.all([...roleStops].map(closeLogged));
+    for (const close of [...closers].reverse()) await closeLogged(close);
     clearTimeout(timer);
     process.exit(0);
   };

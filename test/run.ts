@@ -19,7 +19,7 @@ const dirsInOrder = ['unit', 'integration']; // fast, I/O-free tests first
 function testFiles(filter: string | undefined): string[] {
   return dirsInOrder.flatMap((dir) =>
     readdirSync(join(testRoot, dir))
-      .filter((name) => name.endsWith('.test.ts') && (!filter || name.includes(filter)))
+      .filter((name) => name.endsWith('.test.ts') && (!filter || `${dir}/${name}`.includes(filter)))
       .sort()
       .map((name) => join(testRoot, dir, name)),
   );

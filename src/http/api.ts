@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Producer } from 'kafkajs';
 import { AccountView, HistoryEntry, Stats } from '../../actors/projections/read-models.js';
 import { CommandResult } from '../../topics/command-results.js';
-import { checkPublicCommand, encodeCommand } from '../../topics/commands.js';
+import { AggregateId as AccountId, checkPublicCommand, encodeCommand } from '../../topics/commands.js';
 import type { ReadModels } from '../redis/read-models.js';
 import { dependency, problem, Problem } from './problem.js';
 import type { VersionWaiter } from './version-waiter.js';
@@ -13,6 +13,7 @@ import { overLimit, type RateLimit } from './rate-limit.js';
 import type { Redis } from 'ioredis';
 import { logger } from '../log.js';
 import { apiMetrics } from '../metrics.js';
+import { withTimeout } from '../timeout.js';
 
 const log = logger('api');
 
@@ -30,21 +31,33 @@ export interface ApiOptions {
 
 export const historyPageSizeMax = 100;
 const resultPollMs = 25;
+/** A POST whose command Kafka has not acknowledged by then answers 503 (the send may still land). */
+export const commandSendTimeoutMs = 10_000;
+/** POST ?wait=true requests polling for their result at once; beyond, a POST answers 202 pending without waiting. */
+export const resultWaitersMax = 1_000;
 
-const AccountId = Type.String({ minLength: 1, maxLength: 64 });
 const Accepted = Type.Object({ commandId: Type.String(), partition: Type.Integer(), offset: Type.String(), status: Type.Optional(Type.Literal('pending')) });
 
 export const apiRoutes =
   (o: ApiOptions): FastifyPluginAsync =>
   async (app) => {
     const problems = { 400: Problem, 404: Problem, 409: Problem, 503: Problem };
+    let resultWaiters = 0;
+
+    // ajv coerces "1e400" or "Infinity" in a query to Infinity for an integer, and then skips
+    // maximum (it checks only finite numbers): such a cursor or minVersion is refused here.
+    app.addHook('preHandler', async (req, reply) => {
+      const query = (req.query ?? {}) as Record<string, unknown>;
+      const name = Object.keys(query).find((key) => typeof query[key] === 'number' && !Number.isFinite(query[key]));
+      if (name !== undefined) return problem(reply, 400, `querystring.${name} must be a finite number`, { field: `querystring.${name}` });
+    });
 
     app.get<{ Params: { id: string }; Querystring: { minVersion?: number } }>(
       '/accounts/:id',
       {
         schema: {
           params: Type.Object({ id: AccountId }),
-          querystring: Type.Object({ minVersion: Type.Optional(Type.Integer({ minimum: 0 })) }),
+          querystring: Type.Object({ minVersion: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })) }),
           response: { 200: AccountView, ...problems },
         },
       },
@@ -60,13 +73,16 @@ export const apiRoutes =
             return problem(reply, 409, `the read model of ${id} is at version ${reached}, below minVersion ${minVersion} after ${o.waitMaxMs} ms`, { version: reached });
           }
         }
-        const generation = o.cache.expect(id);
-        const view = await dependency('redis', () => o.readModels.account(id));
+        const token = o.cache.expect(id);
+        const view = await dependency('redis', () => o.readModels.account(id)).catch((err: unknown) => {
+          o.cache.abandon(id, token);
+          throw err;
+        });
         if (!view) {
-          o.cache.abandon(id);
+          o.cache.abandon(id, token);
           return problem(reply, 404, `no account ${id}`);
         }
-        o.cache.set(view, generation);
+        o.cache.set(view, token);
         return view;
       },
     );
@@ -78,7 +94,7 @@ export const apiRoutes =
           params: Type.Object({ id: AccountId }),
           querystring: Type.Object({
             limit: Type.Integer({ minimum: 1, maximum: historyPageSizeMax, default: 20 }),
-            cursor: Type.Optional(Type.Integer({ minimum: 1 })),
+            cursor: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
           }),
           response: { 200: Type.Object({ items: Type.Array(HistoryEntry), nextCursor: Type.Union([Type.Integer(), Type.Null()]) }), ...problems },
         },
@@ -124,26 +140,36 @@ export const apiRoutes =
           return problem(reply, 400, `body.${checked.reason}`, { field });
         }
         const command = checked.value;
-        const [sent] = await dependency('kafka', () => o.producer.send({ topic: o.commandsTopic, messages: [{ key: command.aggregateId, value: encodeCommand(command) }] }));
-        const accepted = { commandId: command.commandId, partition: sent!.partition, offset: sent!.baseOffset ?? '' };
-        if (!req.query.wait) return reply.code(202).send(accepted);
+        const startedMs = Date.now();
+        const send = o.producer.send({ topic: o.commandsTopic, messages: [{ key: command.aggregateId, value: encodeCommand(command) }] });
+        const sent = await withTimeout(send, commandSendTimeoutMs, 'kafka did not acknowledge the command').catch((err: Error) => err);
+        if (sent instanceof Error) {
+          // Perhaps written all the same: the client retries with this commandId, and the processor answers a duplicate.
+          log.warn('producing a command failed', { commandId: command.commandId, error: sent.message });
+          return problem(reply, 503, `kafka unavailable: ${sent.message}; the command may have been written: retry with commandId ${command.commandId}`, { commandId: command.commandId });
+        }
+        const accepted = { commandId: command.commandId, partition: sent[0]!.partition, offset: sent[0]!.baseOffset ?? '' };
+        if (!req.query.wait || resultWaiters >= resultWaitersMax) return reply.code(202).send(req.query.wait ? { ...accepted, status: 'pending' as const } : accepted);
         // The command is in Kafka now: Redis failing while we wait is not a 503, which a client
         // would retry (with a new commandId if it did not choose one), but a pending outcome.
-        const result = await pollResult(o.readModels, command.commandId, command.aggregateId, o.waitMaxMs).catch((err: unknown) => {
-          log.warn('waiting for a command result failed; answering pending', { commandId: command.commandId, error: String(err) });
-          return undefined;
-        });
+        resultWaiters++;
+        const result = await pollResult(o.readModels, command.commandId, command.aggregateId, startedMs + o.waitMaxMs)
+          .catch((err: unknown) => {
+            log.warn('waiting for a command result failed; answering pending', { commandId: command.commandId, error: String(err) });
+            return undefined;
+          })
+          .finally(() => resultWaiters--);
         return result ? reply.code(200).send(result) : reply.code(202).send({ ...accepted, status: 'pending' as const });
       },
     );
   };
 
-async function pollResult(readModels: ReadModels, commandId: string, aggregateId: string, waitMs: number): Promise<Static<typeof CommandResult> | undefined> {
-  const deadline = Date.now() + waitMs;
+/** Polls until deadlineMs (the request's start plus waitMaxMs, so a slow send shortens the wait). */
+async function pollResult(readModels: ReadModels, commandId: string, aggregateId: string, deadlineMs: number): Promise<Static<typeof CommandResult> | undefined> {
   for (;;) {
     const found = await readModels.result(commandId);
     const result = found?.aggregateId === aggregateId ? found : undefined; // commandIds are unique per account only
-    if (result || Date.now() >= deadline) return result;
+    if (result || Date.now() >= deadlineMs) return result;
     await new Promise((resolve) => setTimeout(resolve, resultPollMs));
   }
 }

@@ -9,6 +9,8 @@ export const Problem = Type.Object({
   detail: Type.String(),
   field: Type.Optional(Type.String()),
   version: Type.Optional(Type.Integer()),
+  /** A POST's command that may have been written despite the error: retry with this id. */
+  commandId: Type.Optional(Type.String()),
 });
 
 export class Unavailable extends Error {
@@ -25,8 +27,8 @@ export async function dependency<T>(what: string, call: () => Promise<T>): Promi
   }
 }
 
-export function problem(reply: FastifyReply, status: number, detail: string, extra: { field?: string; version?: number } = {}) {
-  const titles: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 409: 'Read model behind', 413: 'Payload Too Large', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+export function problem(reply: FastifyReply, status: number, detail: string, extra: { field?: string; version?: number; commandId?: string } = {}) {
+  const titles: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 409: 'Read model behind', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 503: 'Service Unavailable' };
   return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title: titles[status] ?? 'Error', status, detail, ...extra });
 }
 
@@ -42,7 +44,9 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     const status = err.statusCode ?? 500;
     if (status >= 500 && !(err instanceof Unavailable)) reply.log?.error?.(err);
-    return problem(reply, status, status === 500 ? 'internal error' : err.message);
+    // fastify's content-type and body parsing errors (FST_ERR_CTP_*): the body is what is wrong.
+    const field = err.code?.startsWith('FST_ERR_CTP_') ? 'body' : undefined;
+    return problem(reply, status, status === 500 ? 'internal error' : err.message, field ? { field } : {});
   });
 }
 

@@ -1,12 +1,19 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import { installErrorHandler } from './problem.js';
+import { installErrorHandler, problem } from './problem.js';
 
 export const bodyLimitBytes = 64 * 1024;
 
 /** The HTTP app: each route group is a plugin carrying its own schemas. */
 export function buildHttpServer(plugins: FastifyPluginAsync[]): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: true });
+  // Requests that come while closing get our 503 problem body, not fastify's own.
+  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: false });
+  let closing = false;
+  app.addHook('preClose', async () => void (closing = true));
+  app.addHook('onRequest', async (_req, reply) => {
+    if (closing) return problem(reply, 503, 'shutting down');
+  });
   installErrorHandler(app);
+  app.setNotFoundHandler((req, reply) => problem(reply, 404, `no route ${req.method} ${req.url.split('?')[0]}`));
   for (const plugin of plugins) app.register(plugin);
   return app;
 }

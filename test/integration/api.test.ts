@@ -2,18 +2,22 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { startRedis } from '../../src/stack/redis.js';
+import { startKafka } from '../../src/stack/kafka.js';
+import { commandSendTimeoutMs } from '../../src/http/api.js';
 import { stopPid } from '../../src/stack/process.js';
 import { deployment, produce } from '../support/deployment.js';
 import { startRoles, type RoleProcess } from '../support/processes.js';
 import { tempDir } from '../support/env.js';
 
 const issuedAt = '2026-01-01T00:00:00Z';
+const callTimeoutMs = 30_000;
 
 async function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(callTimeoutMs), // a request that hangs fails its test instead of the run
   });
   const text = await response.text();
   return { status: response.status, json: text.startsWith('{') ? JSON.parse(text) : text, headers: response.headers };
@@ -69,7 +73,11 @@ test('bad requests get 400 naming the field, unknown ids 404, a lagging read mod
     const internal = await call(api.port, 'POST', '/commands', { type: 'CreditTransfer', aggregateId: 'acc-1', payload: {} });
     assert.equal([internal.status, internal.json.field], [400, 'body.type']);
     const notJson = await call(api.port, 'POST', '/commands', '{"type":');
-    assert.is(notJson.status, 400);
+    assert.equal([notJson.status, notJson.json.field], [400, 'body']);
+    const noRoute = await call(api.port, 'GET', '/acounts/acc-1');
+    assert.equal([noRoute.status, noRoute.json.title, noRoute.json.detail], [404, 'Not Found', 'no route GET /acounts/acc-1']);
+    const hugeCursor = await call(api.port, 'GET', '/accounts/acc-1/transactions?cursor=1e400');
+    assert.equal([hugeCursor.status, hugeCursor.json.field], [400, 'querystring.cursor']);
     const tooBig = await call(api.port, 'POST', '/commands', { type: 'Deposit', aggregateId: 'acc-1', payload: { amount: 1 }, pad: 'x'.repeat(100_000) });
     assert.is(tooBig.status, 413);
     const limit = await call(api.port, 'GET', '/accounts/acc-1/transactions?limit=101');
@@ -98,6 +106,31 @@ test('Redis down: 503 and /health says so, and the process keeps running', async
   } finally {
     await api.stop();
   }
+});
+
+test('Kafka down: POST /commands answers 503 with its commandId within the send timeout; /health says so; SIGTERM exits 0', async () => {
+  // A broker of its own, stopped mid-test: the shared one serves the other tests.
+  const kafka = await startKafka(join(tempDir('kafka-down'), 'kafka'));
+  const d = await deployment();
+  const api = await startRoles('api', { ...d.env, KAFKA_BROKERS: kafka.brokers });
+  try {
+    const open = { type: 'OpenAccount', aggregateId: 'acc-k', payload: { ownerId: 'o', currency: 'EUR' } };
+    assert.is((await call(api.port, 'POST', '/commands', open)).status, 202);
+    await stopPid(kafka.process.pid);
+    const startedMs = Date.now();
+    const down = await call(api.port, 'POST', '/commands', { ...open, commandId: 'c-kafka-down' });
+    const tookMs = Date.now() - startedMs;
+    assert.equal([down.status, down.json.title, down.json.commandId], [503, 'Service Unavailable', 'c-kafka-down']);
+    assert.match(down.json.detail, /retry with commandId c-kafka-down/);
+    assert.ok(tookMs <= commandSendTimeoutMs + 2_000, `answered after ${tookMs} ms`);
+    const health = await call(api.port, 'GET', '/health');
+    assert.equal([health.status, health.json.checks.kafka.status], [503, 'down']);
+    assert.is(api.child.exitCode, null, 'still running');
+  } finally {
+    await api.stop();
+    await stopPid(kafka.process.pid);
+  }
+  assert.is(api.child.exitCode, 0, 'a clean stop with Kafka away');
 });
 
 const metric = async (port: number, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec((await call(port, 'GET', '/metrics')).json)?.[1] ?? NaN);
