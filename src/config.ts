@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /** Configuration from the environment (see the README's table). Invalid values fail fast. */
 export interface Config {
   /** Unset means: start (or reuse) the local stack. */
@@ -15,6 +16,8 @@ export interface Config {
   readonly waitMaxMs: number;
   readonly accountCacheEntriesMax: number;
   readonly rateLimit: { readonly requestsPerWindow: number; readonly windowMs: number };
+  /** Proxies whose X-Forwarded-For is believed (fastify's trustProxy): addresses and CIDRs. */
+  readonly trustProxy: string[] | undefined;
   readonly processor: {
     readonly liveActorsPerPartitionMax: number;
     readonly actorIdleMs: number;
@@ -50,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestsPerWindow: intFromEnv(env, 'RATE_LIMIT_REQUESTS', 1_000, 1, 100_000_000),
       windowMs: intFromEnv(env, 'RATE_LIMIT_WINDOW_MS', 1_000, 100, 3_600_000),
     },
+    trustProxy: trustProxyFromEnv(env.TRUST_PROXY),
     processor: {
       liveActorsPerPartitionMax: intFromEnv(env, 'LIVE_ACTORS_PER_PARTITION_MAX', 10_000, 1, 10_000_000),
       actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),
@@ -59,6 +63,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchBytesMax: intFromEnv(env, 'BATCH_BYTES_MAX', 1024 * 1024, 1024, 64 * 1024 * 1024),
     },
   };
+}
+
+/** TRUST_PROXY: unset (the peer address is the client), or a comma list of addresses, CIDRs and proxy-addr's names. */
+function trustProxyFromEnv(raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const named = ['loopback', 'linklocal', 'uniquelocal'];
+  const bad = entries.find((entry) => !named.includes(entry) && isIP(entry.split('/')[0] ?? '') === 0);
+  if (bad !== undefined) throw new Error(`TRUST_PROXY must be a comma list of addresses, CIDRs, ${named.join(', ')}; got "${bad}"`);
+  return entries;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   }
 
   // Every process serves /health and /metrics; the api role adds the ledger's routes.
-  const http = buildHttpServer([healthRoutes(checks), metricsRoutes, ...routes]);
+  const http = buildHttpServer([healthRoutes(checks), metricsRoutes, ...routes], config.trustProxy);
   await http.listen({ port: config.httpPort, host: config.httpHost });
   roleStops.push(() => http.close());
   const address = http.server.address();

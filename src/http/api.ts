@@ -9,7 +9,7 @@ import type { ReadModels } from '../redis/read-models.js';
 import { dependency, problem, Problem } from './problem.js';
 import type { VersionWaiter } from './version-waiter.js';
 import type { AccountCache } from './account-cache.js';
-import { overLimit, type RateLimit } from './rate-limit.js';
+import { clientKey, overLimit, type RateLimit } from './rate-limit.js';
 import type { Redis } from 'ioredis';
 import { logger } from '../log.js';
 import { apiMetrics } from '../metrics.js';
@@ -127,11 +127,12 @@ export const apiRoutes =
       },
       async (req, reply) => {
         const { redis, keyPrefix } = o.rateLimit;
-        const retryAfterMs = await dependency('redis', () => overLimit(redis, keyPrefix, req.ip, o.rateLimit));
+        const client = clientKey(req.ip);
+        const retryAfterMs = await dependency('redis', () => overLimit(redis, keyPrefix, client, o.rateLimit));
         if (retryAfterMs !== undefined) {
           apiMetrics.rateLimited.inc();
           reply.header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
-          return problem(reply, 429, `more than ${o.rateLimit.requestsPerWindow} commands in ${o.rateLimit.windowMs} ms from ${req.ip}`);
+          return problem(reply, 429, `more than ${o.rateLimit.requestsPerWindow} commands in ${o.rateLimit.windowMs} ms from ${client}`);
         }
         const candidate = { commandId: randomUUID(), issuedAt: new Date().toISOString(), ...req.body };
         const checked = checkPublicCommand(candidate);

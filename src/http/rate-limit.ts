@@ -6,6 +6,25 @@ export interface RateLimit {
 }
 
 /**
+ * Whom a request is counted against: an IPv4 address, or an IPv6 address's /64 (one host
+ * usually holds a whole /64, and would otherwise get a fresh count from each of its addresses).
+ */
+export function clientKey(ip: string): string {
+  const address = ip.split('%')[0]!; // no zone index
+  if (!address.includes(':')) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail] = address.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? headGroups : [...headGroups, ...new Array<string>(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill('0'), ...tailGroups];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+/**
  * A fixed-window counter per client in Redis, so every API instance shares the count.
  * Returns undefined when allowed, else the ms until the window ends (for Retry-After).
  */

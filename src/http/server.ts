@@ -4,9 +4,9 @@ import { installErrorHandler, problem } from './problem.js';
 export const bodyLimitBytes = 64 * 1024;
 
 /** The HTTP app: each route group is a plugin carrying its own schemas. */
-export function buildHttpServer(plugins: FastifyPluginAsync[]): FastifyInstance {
+export function buildHttpServer(plugins: FastifyPluginAsync[], trustProxy?: string[]): FastifyInstance {
   // Requests that come while closing get our 503 problem body, not fastify's own.
-  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: false });
+  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: false, trustProxy: trustProxy ?? false });
   let closing = false;
   app.addHook('preClose', async () => void (closing = true));
   app.addHook('onRequest', async (_req, reply) => {

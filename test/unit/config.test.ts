@@ -22,4 +22,11 @@ test('invalid numbers fail naming the variable and the range', () => {
   assert.throws(() => loadConfig({ APP_ID: 'a b' }), /APP_ID/);
 });
 
+test('TRUST_PROXY: unset trusts no proxy; a list of addresses and CIDRs; anything else fails naming it', () => {
+  assert.is(loadConfig({}).trustProxy, undefined);
+  assert.equal(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,loopback,fd00::/8' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', 'loopback', 'fd00::/8']);
+  assert.throws(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,proxy.local' }), /TRUST_PROXY .*got "proxy.local"/);
+  assert.throws(() => loadConfig({ TRUST_PROXY: '2' }), /TRUST_PROXY/);
+});
+
 test.run();
