@@ -1,8 +1,12 @@
 import { FormatRegistry, type TSchema, type Static } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 
-// The same JSON Schemas serve the HTTP routes (fastify's ajv knows date-time); TypeBox needs it declared.
+// TypeBox needs formats declared. 'date-time' (client input) is strict, as fastify's ajv is;
+// 'stored-date-time' is what the topics may already hold, written before the range check: their
+// readers must keep accepting it, or an old event would stall a replay and an in-flight saga
+// command would be dead-lettered.
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', isDateTime);
+if (!FormatRegistry.Has('stored-date-time')) FormatRegistry.Set('stored-date-time', (value) => rfc3339.test(value) && !Number.isNaN(Date.parse(value)));
 
 // RFC 3339: a zone is required, or Date.parse would read the time in the server's zone.
 const rfc3339 = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-](\d\d):(\d\d))$/i;

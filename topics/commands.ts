@@ -11,24 +11,28 @@ export const commandsTopic = (partitions: number, prefix = ''): TopicSpec => ({
 });
 
 /**
- * No control characters: the changelog's restore marker is keyed "\u0000restore-marker", and an
- * account of that id would have its snapshots skipped by restores and compacted away.
+ * A client's account id: no control characters. The changelog's restore marker is keyed
+ * "\u0000restore-marker", and an account of that id would have its snapshots skipped by restores
+ * and compacted away.
  */
 export const AggregateId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001F\\u007F]+$' });
+/** The saga's commands carry ids and times as the topics held them before the stricter checks. */
+const StoredAggregateId = Type.String({ minLength: 1, maxLength: 64 });
 /** Room for the saga's derived ids: refund:credit:<aggregateId>:<seq> is at most 95 characters. */
 const CommandId = Type.String({ minLength: 1, maxLength: 200 });
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 /** Minor units (cents). The decider rejects anything but a positive safe integer. */
 const Amount = Type.Number();
 
-function command<T extends string, P extends TProperties>(type: T, payload: P) {
+/** source: a client's command (checked strictly), or the saga's (read as the topic may hold it). */
+function command<T extends string, P extends TProperties>(type: T, payload: P, source: 'client' | 'saga' = 'client') {
   return Type.Object(
     {
       commandId: CommandId,
       type: Type.Literal(type),
-      aggregateId: AggregateId,
+      aggregateId: source === 'client' ? AggregateId : StoredAggregateId,
       payload: Type.Object(payload, { additionalProperties: false }),
-      issuedAt: Type.String({ format: 'date-time', maxLength: 40 }),
+      issuedAt: Type.String({ format: source === 'client' ? 'date-time' : 'stored-date-time', maxLength: 40 }),
     },
     { additionalProperties: false },
   );
@@ -40,9 +44,9 @@ export const Withdraw = command('Withdraw', { amount: Amount });
 export const TransferMoney = command('TransferMoney', { transferId: Id, toAccountId: AggregateId, amount: Amount });
 export const CloseAccount = command('CloseAccount', {});
 /** Internal, produced by the transfer saga: the credit leg on the target account. */
-export const CreditTransfer = command('CreditTransfer', { transferId: Id, fromAccountId: AggregateId, amount: Amount, currency: Type.String() });
+export const CreditTransfer = command('CreditTransfer', { transferId: Id, fromAccountId: StoredAggregateId, amount: Amount, currency: Type.String() }, 'saga');
 /** Internal, produced by the transfer saga: gives the money back when the credit was rejected. */
-export const RefundTransfer = command('RefundTransfer', { transferId: Id, toAccountId: AggregateId, amount: Amount, reason: Type.String() });
+export const RefundTransfer = command('RefundTransfer', { transferId: Id, toAccountId: StoredAggregateId, amount: Amount, reason: Type.String() }, 'saga');
 
 export const publicCommandSchemas = [OpenAccount, Deposit, Withdraw, TransferMoney, CloseAccount] as const;
 /** commandIds the transfer saga derives (see actors/transfer/saga.ts); no client command may take one. */

@@ -36,7 +36,7 @@ export const EventEnvelope = Type.Intersect([
     /** The aggregate's version after this event: 1, 2, 3... with no gaps. */
     seq: Type.Integer({ minimum: 1 }),
     commandId: Type.String({ minLength: 1, maxLength: 200 }),
-    occurredAt: Type.String({ format: 'date-time' }),
+    occurredAt: Type.String({ format: 'stored-date-time' }), // copied from commands: see topics/codec.ts
   }),
   AccountEvent,
 ]);

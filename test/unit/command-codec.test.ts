@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { test } from 'uvu';
+import { eventCodec } from '../../topics/events.js';
 import { restoreMarkerKey } from '../../topics/aggregates-changelog.js';
 import * as assert from 'uvu/assert';
 import { decodeCommand, encodeCommand, type Command, murmur2, murmur2Partition } from '../../topics/commands.js';
@@ -137,6 +138,15 @@ test('an issuedAt in range is accepted: leap day, end of month, offsets, fractio
   for (const issuedAt of ['2024-02-29T23:59:59Z', '2026-12-31T00:00:00.123456+14:00', '2026-04-30t12:00:00z', '2026-01-31T00:00:00-23:59']) {
     assert.equal(decodeCommand(key(deposit.aggregateId), json({ ...deposit, issuedAt })), { ok: true, value: { ...deposit, issuedAt } }, issuedAt);
   }
+});
+
+test('what the topics may hold from before the range check still decodes: saga commands and events', () => {
+  const credit = { commandId: 'credit:acc-1:3', type: 'CreditTransfer', aggregateId: 'acc-2', payload: { transferId: 't', fromAccountId: 'acc-1', amount: 5, currency: 'EUR' }, issuedAt: '2026-02-30T00:00:00Z' };
+  assert.equal(decodeCommand(key('acc-2'), json(credit)), { ok: true, value: credit });
+  const event = { eventId: 'acc-1:2', aggregateId: 'acc-1', seq: 2, commandId: 'c-2', occurredAt: '2026-02-30T00:00:00Z', type: 'MoneyDeposited', payload: { amount: 5, balance: 5 } };
+  assert.is(eventCodec.validate(event).ok, true);
+  // A client's command is checked strictly.
+  assert.is(decodeCommand(key('acc-1'), json({ ...deposit, issuedAt: '2026-02-30T00:00:00Z' })).ok, false);
 });
 
 test('an issuedAt without a time zone is rejected, naming issuedAt', () => {
