@@ -103,10 +103,12 @@ async function main(): Promise<void> {
       );
       const waiter = new VersionWaiter(subscriber, k.updates, (id, version) => cache.notify(id, version));
       await waiter.start();
-      // Idempotent, acks from all replicas: a retried send cannot duplicate a command. Retries
-      // bounded: kafkajs retries an idempotent producer's sends forever unless told otherwise,
-      // and a POST must get its 503 (within commandSendTimeoutMs) while Kafka is away.
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 5, maxRetryTime: 2_000 } });
+      // Idempotent, acks from all replicas: a retried send cannot duplicate a command. kafkajs
+      // retries its sends without end, and must: a send that gave up rolls its sequence number
+      // back, and if it had reached the broker, the next command would be dropped as its
+      // duplicate and still answered 202. The POST answers 503 at commandSendTimeoutMs instead,
+      // while the send goes on (sendsInFlightMax bounds them).
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();
       closers.push(() => producer.disconnect());
       routes.push(

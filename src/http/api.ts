@@ -31,8 +31,10 @@ export interface ApiOptions {
 
 export const historyPageSizeMax = 100;
 const resultPollMs = 25;
-/** A POST whose command Kafka has not acknowledged by then answers 503 (the send may still land). */
+/** A POST whose command Kafka has not acknowledged by then answers 503 (the send goes on, and may land). */
 export const commandSendTimeoutMs = 10_000;
+/** Sends not yet acknowledged (those whose POST gave up included); beyond, a POST answers 503 without sending. */
+export const sendsInFlightMax = 10_000;
 /** POST ?wait=true requests polling for their result at once; beyond, a POST answers 202 pending without waiting. */
 export const resultWaitersMax = 1_000;
 
@@ -43,6 +45,7 @@ export const apiRoutes =
   async (app) => {
     const problems = { 400: Problem, 404: Problem, 409: Problem, 503: Problem };
     let resultWaiters = 0;
+    let sendsInFlight = 0;
 
     // ajv coerces "1e400" or "Infinity" in a query to Infinity for an integer, and then skips
     // maximum (it checks only finite numbers): such a cursor or minVersion is refused here.
@@ -141,8 +144,12 @@ export const apiRoutes =
           return problem(reply, 400, `body.${checked.reason}`, { field });
         }
         const command = checked.value;
+        if (sendsInFlight >= sendsInFlightMax) {
+          return problem(reply, 503, `kafka unavailable: ${sendsInFlight} commands wait for it already; retry with commandId ${command.commandId}`, { commandId: command.commandId });
+        }
         const startedMs = Date.now();
-        const send = o.producer.send({ topic: o.commandsTopic, messages: [{ key: command.aggregateId, value: encodeCommand(command) }] });
+        sendsInFlight++;
+        const send = o.producer.send({ topic: o.commandsTopic, messages: [{ key: command.aggregateId, value: encodeCommand(command) }] }).finally(() => sendsInFlight--);
         const sent = await withTimeout(send, commandSendTimeoutMs, 'kafka did not acknowledge the command').catch((err: Error) => err);
         if (sent instanceof Error) {
           // Perhaps written all the same: the client retries with this commandId, and the processor answers a duplicate.

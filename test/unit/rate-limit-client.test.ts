@@ -13,6 +13,16 @@ test('IPv4 is counted per address, IPv6 per /64 however it is written', () => {
   assert.is(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
   assert.is(clientKey('::1'), '0:0:0:0::/64');
   assert.is(clientKey('fe80::1:2:3:4'), 'fe80:0:0:0::/64');
+  assert.is(clientKey('1::4:5:6:1.2.3.4'), '1:0:0:4::/64', 'an embedded IPv4 address is two groups');
+  assert.is(clientKey('::'), '0:0:0:0::/64');
+  assert.is(clientKey('1::'), '1:0:0:0::/64');
+});
+
+test('anything but an address counts as itself, cut short; none at all does not throw', () => {
+  assert.is(clientKey('1.2.3.4:5678'), 'other:1.2.3.4:5678');
+  assert.is(clientKey('[2001:db8::1]'), 'other:[2001:db8::1]');
+  assert.is(clientKey('x'.repeat(500)).length, 'other:'.length + 100);
+  assert.is(clientKey(undefined), 'other:unknown');
 });
 
 test('X-Forwarded-For counts only from a trusted proxy', async () => {
