@@ -79,6 +79,10 @@ const jvmArgs = (dir: string) => [
   '-Xms256m',
   '-Xmx1g',
   '-XX:+UseG1GC',
+  // C1 only: on a 2-core machine a fresh broker's C2 compiles took most of a core for its first
+  // minute, beside our processes. bench:e2e (b), 4 alternated runs each on a fresh broker: p99
+  // at 5k commands/s 227-471 ms against 424-1,288 ms, the processor's commit 47-82 against 70-129 ms.
+  '-XX:TieredStopAtLevel=1',
   '-Djava.awt.headless=true',
   `-Dorg.slf4j.simpleLogger.logFile=${join(dir, 'server.log')}`,
   '-Dorg.slf4j.simpleLogger.showDateTime=true',
