@@ -1,17 +1,17 @@
 import type { AccountView } from '../redis/read-models.js';
 import { apiMetrics as metrics } from '../metrics.js';
 
+type Entry = { view?: AccountView; notifiedVersion: number };
+
+/** What expect() hands a read: the entry its view may go into, if that entry is still there then. */
+export type ReadToken = Entry | undefined;
+
 /**
  * A bounded in-process cache of account views (least recently used evicted). The projector's
  * notifications ("account X reached version N") invalidate older entries, and a view read
  * before a notification it predates is not cached, so a hit is never older than the last
  * notification this process received, nor than a minVersion the caller asks for.
  */
-type Entry = { view?: AccountView; notifiedVersion: number };
-
-/** What expect() hands a read: the entry its view may go into, if that entry is still there then. */
-export type ReadToken = Entry | undefined;
-
 export class AccountCache {
   private readonly entries = new Map<string, Entry>();
   /** False while notifications cannot arrive (the subscriber is disconnected): nothing is served or kept. */
