@@ -70,11 +70,9 @@ export function handleCommand(snapshot: AggregateSnapshot, command: Command, rec
   const result: CommandResult = decision.ok
     ? { commandId, aggregateId, status: 'accepted', version }
     : { commandId, aggregateId, status: 'rejected', reason: decision.reason, version };
-  const outcome: CommandOutcome = { result, events, followUps: followUps(command, decision, version) };
-  return {
-    snapshot: { version, state, recent: remember(snapshot.recent, recent) },
-    outcome: !decision.ok && command.type === 'RefundTransfer' ? { ...outcome, deadLetter: refundRejected(command, decision.reason) } : outcome,
-  };
+  const deadLetter = !decision.ok && command.type === 'RefundTransfer' ? refundRejected(command, decision.reason) : undefined;
+  const outcome: CommandOutcome = { result, events, followUps: followUps(command, decision, version), ...(deadLetter && { deadLetter }) };
+  return { snapshot: { version, state, recent: remember(snapshot.recent, recent) }, outcome };
 }
 
 function refundRejected(command: Extract<Command, { type: 'RefundTransfer' }>, reason: string): DeadLetter {

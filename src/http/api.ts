@@ -47,14 +47,6 @@ export const apiRoutes =
     let resultWaiters = 0;
     let sendsInFlight = 0;
 
-    // ajv coerces "1e400" or "Infinity" in a query to Infinity for an integer, and then skips
-    // maximum (it checks only finite numbers): such a cursor or minVersion is refused here.
-    app.addHook('preHandler', async (req, reply) => {
-      const query = (req.query ?? {}) as Record<string, unknown>;
-      const name = Object.keys(query).find((key) => typeof query[key] === 'number' && !Number.isFinite(query[key]));
-      if (name !== undefined) return problem(reply, 400, `querystring.${name} must be a finite number`, { field: `querystring.${name}` });
-    });
-
     app.get<{ Params: { id: string }; Querystring: { minVersion?: number } }>(
       '/accounts/:id',
       {

@@ -12,6 +12,13 @@ export function buildHttpServer(plugins: FastifyPluginAsync[], trustProxy?: stri
   app.addHook('onRequest', async (_req, reply) => {
     if (closing) return problem(reply, 503, 'shutting down');
   });
+  // ajv coerces "1e400" or "Infinity" in a query to Infinity for an integer, and then skips
+  // maximum (it checks finite numbers only): every route refuses such a query value.
+  app.addHook('preHandler', async (req, reply) => {
+    const query = (req.query ?? {}) as Record<string, unknown>;
+    const name = Object.keys(query).find((key) => typeof query[key] === 'number' && !Number.isFinite(query[key]));
+    if (name !== undefined) return problem(reply, 400, `querystring.${name} must be a finite number`, { field: `querystring.${name}` });
+  });
   installErrorHandler(app);
   app.setNotFoundHandler((req, reply) => problem(reply, 404, `no route ${req.method} ${req.url.split('?')[0]}`));
   for (const plugin of plugins) app.register(plugin);

@@ -65,6 +65,7 @@ export function produceRequestV3({ acks, timeout, transactionalId = null, produc
         size += stringBytes(topic) + 4;
         for (const batch of batches) size += 4 + 4 + 8 + 4 + batchHeaderBytes + batch.recordsBytes;
       }
+      const producerIdValue = Long.fromValue(producerId).value;
       const buf = Buffer.allocUnsafe(size);
       let at = writeString(buf, 0, transactionalId);
       at = buf.writeInt16BE(acks, at);
@@ -73,7 +74,7 @@ export function produceRequestV3({ acks, timeout, transactionalId = null, produc
       for (const { topic, batches } of topics) {
         at = writeString(buf, at, topic);
         at = buf.writeInt32BE(batches.length, at);
-        for (const batch of batches) at = writeBatch(buf, at, batch, !!transactionalId, Long.fromValue(producerId).value, producerEpoch);
+        for (const batch of batches) at = writeBatch(buf, at, batch, !!transactionalId, producerIdValue, producerEpoch);
       }
       if (at !== size) throw new Error(`produce request encoding wrote ${at} of ${size} bytes`);
       return { buf, buffer: buf };
