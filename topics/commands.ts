@@ -11,16 +11,26 @@ export const commandsTopic = (partitions: number, prefix = ''): TopicSpec => ({
 });
 
 /**
- * A client's account id: no control characters. The changelog's restore marker is keyed
- * "\u0000restore-marker", and an account of that id would have its snapshots skipped by restores
- * and compacted away.
+ * A client's text holds no lone UTF-16 surrogate ("\ud800" in JSON): JSON.stringify writes it back
+ * as that escape, and Redis's cjson refuses it, so the event's projection would fail for good and
+ * hold up its partition. Means the same with and without the u flag: TypeBox compiles patterns
+ * without it, ajv with it.
  */
-export const AggregateId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001F\\u007F]+$' });
+const wellFormedChar = '[^\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]';
+const wellFormedText = (minLength: number, maxLength: number) => Type.String({ minLength, maxLength, pattern: `^(?:${wellFormedChar})+$` });
+/**
+ * A client's account id: well-formed, no control characters. The changelog's restore marker is
+ * keyed "\u0000restore-marker", and an account of that id would have its snapshots skipped by
+ * restores and compacted away.
+ */
+export const AggregateId = Type.String({ minLength: 1, maxLength: 64, pattern: '^(?:[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])+$' });
 /** The saga's commands carry ids and times as the topics held them before the stricter checks. */
 const StoredAggregateId = Type.String({ minLength: 1, maxLength: 64 });
 /** Room for the saga's derived ids: refund:credit:<aggregateId>:<seq> is at most 95 characters. */
-const CommandId = Type.String({ minLength: 1, maxLength: 200 });
-const Id = Type.String({ minLength: 1, maxLength: 128 });
+const CommandId = wellFormedText(1, 200);
+const StoredCommandId = Type.String({ minLength: 1, maxLength: 200 });
+const Id = wellFormedText(1, 128);
+const StoredId = Type.String({ minLength: 1, maxLength: 128 });
 /** Minor units (cents). The decider rejects anything but a positive safe integer. */
 const Amount = Type.Number();
 
@@ -28,7 +38,7 @@ const Amount = Type.Number();
 function command<T extends string, P extends TProperties>(type: T, payload: P, source: 'client' | 'saga' = 'client') {
   return Type.Object(
     {
-      commandId: CommandId,
+      commandId: source === 'client' ? CommandId : StoredCommandId,
       type: Type.Literal(type),
       aggregateId: source === 'client' ? AggregateId : StoredAggregateId,
       payload: Type.Object(payload, { additionalProperties: false }),
@@ -44,9 +54,9 @@ export const Withdraw = command('Withdraw', { amount: Amount });
 export const TransferMoney = command('TransferMoney', { transferId: Id, toAccountId: AggregateId, amount: Amount });
 export const CloseAccount = command('CloseAccount', {});
 /** Internal, produced by the transfer saga: the credit leg on the target account. */
-export const CreditTransfer = command('CreditTransfer', { transferId: Id, fromAccountId: StoredAggregateId, amount: Amount, currency: Type.String() }, 'saga');
+export const CreditTransfer = command('CreditTransfer', { transferId: StoredId, fromAccountId: StoredAggregateId, amount: Amount, currency: Type.String() }, 'saga');
 /** Internal, produced by the transfer saga: gives the money back when the credit was rejected. */
-export const RefundTransfer = command('RefundTransfer', { transferId: Id, toAccountId: StoredAggregateId, amount: Amount, reason: Type.String() }, 'saga');
+export const RefundTransfer = command('RefundTransfer', { transferId: StoredId, toAccountId: StoredAggregateId, amount: Amount, reason: Type.String() }, 'saga');
 
 export const publicCommandSchemas = [OpenAccount, Deposit, Withdraw, TransferMoney, CloseAccount] as const;
 /** commandIds the transfer saga derives (see actors/transfer/saga.ts); no client command may take one. */

@@ -3,12 +3,13 @@ import { test } from 'uvu';
 import { eventCodec } from '../../topics/events.js';
 import { restoreMarkerKey } from '../../topics/aggregates-changelog.js';
 import * as assert from 'uvu/assert';
-import { decodeCommand, encodeCommand, type Command, murmur2, murmur2Partition } from '../../topics/commands.js';
+import { decodeCommand, encodeCommand, OpenAccount, type Command, murmur2, murmur2Partition } from '../../topics/commands.js';
 import { cmd } from '../support/given.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 const key = (aggregateId: string) => Buffer.from(aggregateId);
 const deposit = { commandId: 'c-1', type: 'Deposit', aggregateId: 'acc-1', payload: { amount: 500 }, issuedAt: '2026-01-01T00:00:00Z' };
+const encodedOpen = (payload: { ownerId: string }) => ({ ...deposit, type: 'OpenAccount', payload: { currency: 'EUR', ...payload } });
 
 const publicCommands: Command[] = [
   cmd.open('acc-1', 'EUR', { commandId: 'c-open' }),
@@ -209,6 +210,31 @@ test('an aggregateId with a control character is rejected, naming aggregateId: t
   if (!transfer.ok) assert.match(transfer.reason, /^payload\.toAccountId: Expected string to match/);
   const unicode = { ...deposit, aggregateId: 'konto-\u00e9\u{1f600}' };
   assert.equal(decodeCommand(key(unicode.aggregateId), json(unicode)), { ok: true, value: unicode });
+});
+
+test('a lone UTF-16 surrogate in any client text is rejected, naming the field: Redis\'s cjson would refuse the event', () => {
+  const lone = 'x\ud800y';
+  const cases: Array<[string, unknown, string | null]> = [
+    ['commandId', { ...deposit, commandId: lone }, 'acc-1'],
+    ['aggregateId', { ...deposit, aggregateId: lone }, lone],
+    ['payload.ownerId', encodedOpen({ ownerId: lone }), 'acc-1'],
+    ['payload.transferId', { ...deposit, type: 'TransferMoney', payload: { transferId: lone, toAccountId: 'acc-2', amount: 1 } }, 'acc-1'],
+    ['payload.toAccountId', { ...deposit, type: 'TransferMoney', payload: { transferId: 't', toAccountId: '\udc00', amount: 1 } }, 'acc-1'],
+  ];
+  for (const [field, value, recordKey] of cases) {
+    const decoded = decodeCommand(recordKey === null ? null : key(recordKey), json(value));
+    assert.is(decoded.ok, false, field);
+    if (!decoded.ok) assert.ok(decoded.reason.startsWith(`${field}: Expected string to match`), decoded.reason);
+  }
+  // A surrogate pair (an emoji) is text like any other, and the patterns mean the same under
+  // ajv's u flag as under TypeBox's plain RegExp.
+  const emoji = { ...encodedOpen({ ownerId: 'owner-\u{1f600}' }), commandId: 'c-\u{1f600}' };
+  assert.equal(decodeCommand(key('acc-1'), json(emoji)), { ok: true, value: emoji });
+  for (const schema of [OpenAccount.properties.commandId, OpenAccount.properties.aggregateId]) {
+    for (const text of ['acc-1', 'a\u{1f600}', lone, '\udc00\ud800']) {
+      assert.is(new RegExp(schema.pattern!, 'u').test(text), new RegExp(schema.pattern!).test(text), `${schema.pattern} on ${JSON.stringify(text)}`);
+    }
+  }
 });
 
 test('an aggregateId of 64 characters is accepted; 65 is rejected, naming aggregateId', () => {
