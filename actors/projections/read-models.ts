@@ -24,8 +24,12 @@ export function keys(appId: string) {
     result: (commandId: string) => `${appId}:result:${commandId}`,
     /** Pub/sub: the accounts each script call changed, with their versions (cache invalidation, minVersion); see parseUpdates. */
     updates: `${appId}:account-updates`,
-    /** Present while Redis holds this app's read models (see src/projector/projector.ts). */
-    marker: `${appId}:projector-marker`,
+    /**
+     * Hash: "topic:partition" -> the offset below which every record of it is applied, the
+     * highest written. Redis holding less than the group committed means it lost data (see
+     * src/projector/projector.ts).
+     */
+    appliedOffsets: `${appId}:projector-offsets`,
   };
 }
 export type Keys = ReturnType<typeof keys>;
@@ -197,4 +201,17 @@ export function commandResultOp(k: Keys, result: CommandResult): RedisOp {
   const args = [k.result(result.commandId), JSON.stringify(result), 'EX', resultTtlS] as const;
   // A duplicate, or a record that did not decode (no version), must not replace a real outcome.
   return result.status === 'duplicate' || result.version === undefined ? ['set', ...args, 'NX'] : ['set', ...args];
+}
+
+/** KEYS[1]: the applied offsets hash; ARGV: its field and an offset, kept only when higher (a replay writes lower ones). */
+export const setAppliedOffsetLua = `
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held == false or tonumber(ARGV[2]) > tonumber(held) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+`;
+
+export const appliedOffsetField = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** Sent after a batch's calls on the same connection, so Redis holds it only if it holds the batch. */
+export function appliedOffsetOp(k: Keys, topic: string, partition: number, nextOffset: string): RedisOp {
+  return ['setAppliedOffset', 1, k.appliedOffsets, appliedOffsetField(topic, partition), nextOffset];
 }

@@ -35,6 +35,7 @@ interface Lane {
 }
 
 const log = logger('projector');
+const laneKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /**
  * Per topic-partition, the batches whose Redis calls are sent and not yet acknowledged. The
@@ -61,9 +62,8 @@ export class CommitLanes {
    */
   async add(topic: string, partition: number, firstOffset: string, nextOffset: string, done: Promise<void>, fresh = false): Promise<void> {
     done.catch(() => undefined); // handled in order below; never an unhandled rejection meanwhile
-    const key = `${topic}\u0000${partition}`;
-    let lane = this.lanes.get(key);
-    if (!lane) this.lanes.set(key, (lane = { resume: undefined, refetchFrom: undefined, refetchMisses: 0, epoch: 0, tail: Promise.resolve(), queued: [] }));
+    const key = laneKey(topic, partition);
+    const lane = this.lane(key);
     if (lane.refetchFrom !== undefined && !this.refetched(lane, topic, partition, firstOffset, fresh)) return;
     lane.resume ??= firstOffset;
     const { epoch, queued } = lane;
@@ -109,6 +109,26 @@ export class CommitLanes {
     return true;
   }
 
+  private lane(key: string): Lane {
+    let lane = this.lanes.get(key);
+    if (!lane) this.lanes.set(key, (lane = { resume: undefined, refetchFrom: undefined, refetchMisses: 0, epoch: 0, tail: Promise.resolve(), queued: [] }));
+    return lane;
+  }
+
+  /**
+   * Redis no longer holds what was applied from offset on (it restarted empty, or was restored
+   * from an older copy): what is in flight commits nothing, the partition is fetched again from
+   * there, and the group's offset goes back there at once, so the loss is acted on once.
+   */
+  rewind(topic: string, partition: number, offset: string): void {
+    const key = laneKey(topic, partition);
+    const lane = this.lane(key);
+    this.dropQueued(lane);
+    lane.resume = offset;
+    this.refetch(lane, topic, partition, offset);
+    this.commitSoon(key, { topic, partition, offset });
+  }
+
   /** After a rebalance kafkajs fetches from the committed offsets: what is in flight commits nothing more. */
   reset(): void {
     for (const lane of this.lanes.values()) lane.epoch++;
@@ -129,18 +149,23 @@ export class CommitLanes {
 
   /** Drops what is queued behind the failed batch and fetches the partition again from its resume offset. */
   private fail(lane: Lane, topic: string, partition: number, err: unknown): void {
+    this.dropQueued(lane);
+    log.warn('redis failed a batch; fetching the partition again from its last applied offset after a pause', { topic, partition, offset: lane.resume, error: String(err) });
+    if (lane.resume !== undefined) this.refetch(lane, topic, partition, lane.resume);
+    unlessStopped(() => this.consumer.pause([{ topic, partitions: [partition] }]));
+    setTimeout(() => unlessStopped(() => this.consumer.resume([{ topic, partitions: [partition] }])), failureRetryDelayMs).unref();
+  }
+
+  private dropQueued(lane: Lane): void {
     lane.epoch++;
     lane.queued = [];
     lane.tail = Promise.resolve();
-    log.warn('redis failed a batch; fetching the partition again from its last applied offset after a pause', { topic, partition, offset: lane.resume, error: String(err) });
-    const resumeAt = lane.resume;
-    if (resumeAt !== undefined) {
-      lane.refetchFrom = resumeAt;
-      lane.refetchMisses = 0;
-      unlessStopped(() => this.consumer.seek({ topic, partition, offset: resumeAt }));
-    }
-    unlessStopped(() => this.consumer.pause([{ topic, partitions: [partition] }]));
-    setTimeout(() => unlessStopped(() => this.consumer.resume([{ topic, partitions: [partition] }])), failureRetryDelayMs).unref();
+  }
+
+  private refetch(lane: Lane, topic: string, partition: number, from: string): void {
+    lane.refetchFrom = from;
+    lane.refetchMisses = 0;
+    unlessStopped(() => this.consumer.seek({ topic, partition, offset: from }));
   }
 
   private commitSoon(key: string, offset: TopicPartitionOffsetAndMetadata): void {

@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { dispatch, start, stop, type Ref } from 'nact';
 import { spawnProjector, type Project } from '../../actors/projections/actor.js';
-import { accountEventsOps, applyAccountEventsLua, commandResultOp, keys, type RawEvent, type RedisOp } from '../../actors/projections/read-models.js';
+import { accountEventsOps, appliedOffsetField, appliedOffsetOp, applyAccountEventsLua, commandResultOp, keys, setAppliedOffsetLua, type RawEvent, type RedisOp } from '../../actors/projections/read-models.js';
 import { commandResultCodec, type CommandResult } from '../../topics/command-results.js';
 import { eventCodec } from '../../topics/events.js';
 import { parseJsonText } from '../../topics/codec.js';
@@ -34,6 +34,8 @@ export interface Projector {
 
 /** Redis calls per pipeline: bounds the memory of one round trip. */
 export const pipelineOpsMax = 2_000;
+/** How often the projector compares the offsets Redis holds with those the group committed (see rewindWhereRedisLost). */
+export const redisLossCheckMs = 2_000;
 /** On stop, how long sent batches get to be acknowledged and committed. */
 const stopDrainWaitMs = 10_000;
 const log = logger('projector');
@@ -44,18 +46,26 @@ const log = logger('projector');
  * at once; the consumer fetches on while Redis applies them, and a batch's offset is committed
  * only after Redis acknowledged it and every earlier batch of its partition (CommitLanes).
  * Replays are harmless (see actors/projections/read-models.ts).
+ * Redis also keeps, per partition, the offset below which it holds every record, written
+ * after each batch's calls. A Redis that lost data (restarted without persistence, restored
+ * from an older copy, flushed) then holds less than the group committed, and those partitions
+ * are projected again from what it holds: checked on every assignment and every redisLossCheckMs.
  */
 export async function startProjector(options: ProjectorOptions): Promise<Projector> {
   const { kafka, redis, topics, appId } = options;
   const k = keys(appId);
   redis.defineCommand('applyAccountEvents', { lua: applyAccountEventsLua }); // the key count is the first argument
+  redis.defineCommand('setAppliedOffset', { lua: setAppliedOffsetLua });
   const system = start() as Ref<unknown>;
   const accounts = spawnProjector<RawEvent>(system, 'accounts', (events) => accountEventsOps(k, events));
   const results = spawnProjector<CommandResult>(system, 'command-results', (records) => records.map((result) => commandResultOp(k, result)));
   let stopping = false;
+  const groupId = `${appId}-projector`;
+  /** This member's partitions, from its last GROUP_JOIN. */
+  let assigned: Record<string, number[]> = {};
 
   const consumer: Consumer = kafka.consumer({
-    groupId: `${appId}-projector`,
+    groupId,
     readUncommitted: false,
     maxWaitTimeInMs: 50,
     // At least two of the processor's produce chunks: a record batch larger than the fetch limit
@@ -73,18 +83,54 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         : ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic, (result) => result));
     const ops = await withTimeout(mapped, options.actorReplyTimeoutMs, `the projection of ${batch.topic}/${batch.partition} did not answer`);
     if (isStale()) return; // a seek came while the actor mapped it: the partition is fetched again
-    const applied = runPipelines(redis, ops).then(() => {
+    const next = String(BigInt(batch.lastOffset()) + 1n);
+    const applied = runPipelines(redis, [...ops, appliedOffsetOp(k, batch.topic, batch.partition, next)]).then(() => {
       metrics.records.inc({ topic: batch.topic }, batch.messages.length);
       metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
       metrics.recordLagSeconds.observe((Date.now() - Number(batch.messages[0]!.timestamp)) / 1000);
     });
-    await lanes.add(batch.topic, batch.partition, batch.firstOffset()!, String(BigInt(batch.lastOffset()) + 1n), applied, true);
+    await lanes.add(batch.topic, batch.partition, batch.firstOffset()!, next, applied, true);
   }
 
-  await rebuildIfRedisLost(options, `${appId}-projector`, k.marker);
+  /**
+   * Where Redis holds less than the group committed, fetches again from what it holds. Commits
+   * follow Redis's acknowledgements, so read in this order a Redis that kept everything never
+   * holds less than the commits (a replay's lower offsets are not kept, see setAppliedOffsetLua).
+   */
+  let checking = false;
+  async function rewindWhereRedisLost(): Promise<void> {
+    if (stopping || checking) return;
+    checking = true;
+    try {
+      const mine = assigned;
+      if (Object.keys(mine).length === 0) return;
+      const committed = await options.admin.fetchOffsets({ groupId, topics: Object.keys(mine) });
+      const held = await redis.hgetall(k.appliedOffsets);
+      for (const { topic, partitions } of committed) {
+        for (const { partition, offset } of partitions) {
+          const holds = BigInt(held[appliedOffsetField(topic, partition)] ?? '0');
+          if (stopping || assigned !== mine || !mine[topic]?.includes(partition) || BigInt(offset) <= holds) continue;
+          const low = BigInt((await options.admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? '0');
+          const from = String(holds > low ? holds : low); // below low, retention removed the records
+          log.warn('Redis holds less of this partition than was committed (it lost data): projecting again from what it holds', { topic, partition, committed: offset, redisHolds: String(holds), from });
+          lanes.rewind(topic, partition, from);
+        }
+      }
+    } catch (err) {
+      log.debug('checking the offsets Redis holds failed; trying again later', { error: String(err) }); // Redis or Kafka down: the batches fail and retry on their own
+    } finally {
+      checking = false;
+    }
+  }
+
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.events.name, topics.commandResults.name], fromBeginning: true });
-  consumer.on(consumer.events.GROUP_JOIN, () => lanes.reset());
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    lanes.reset();
+    assigned = payload.memberAssignment;
+    void rewindWhereRedisLost();
+  });
+  const lossCheck = setInterval(() => void rewindWhereRedisLost(), redisLossCheckMs);
   // kafkajs resolves a batch of only transaction markers itself, without eachBatch: its offset
   // is committed here, in order with the partition's other batches.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -92,12 +138,13 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     // did not read, the fetched offset or the high watermark); such a batch is not committed past.
     if (stopping || payload.batchSize > 0 || payload.firstOffset === null) return;
     const next = String(BigInt(payload.lastOffset) + 1n);
-    void lanes.add(payload.topic, payload.partition, payload.firstOffset, next, Promise.resolve());
+    void lanes.add(payload.topic, payload.partition, payload.firstOffset, next, runPipelines(redis, [appliedOffsetOp(k, payload.topic, payload.partition, next)]));
   });
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
   return {
     stop: async () => {
       stopping = true;
+      clearInterval(lossCheck);
       await lanes.settled(stopDrainWaitMs);
       await consumer.disconnect();
       stop(system as never);
@@ -147,24 +194,6 @@ async function runPipelines(redis: Redis, ops: RedisOp[]): Promise<void> {
     const failed = (replies ?? []).find(([err]) => err);
     if (failed) throw failed[0];
   }
-}
-
-/**
- * The read models live in Redis, the projector's offsets in Kafka. A Redis that lost its data
- * (the local stack keeps none on disk) would otherwise resume at the old offsets with empty
- * models. A marker key tells: when it is missing, project again from offset 0.
- */
-async function rebuildIfRedisLost({ admin, redis }: ProjectorOptions, groupId: string, marker: string): Promise<void> {
-  if ((await redis.exists(marker)) === 1) return;
-  try {
-    await forgetOffsets(admin, groupId);
-  } catch (err) {
-    // Resuming at the old offsets on an empty Redis would stall every account at its next event.
-    throw new Error(`Redis holds no read models, and the offsets of ${groupId} could not be reset (is another projector running? stop them all, or run npm run rebuild): ${String(err)}`);
-  }
-  // Set only now: had the reset failed, the next start must try again.
-  await redis.set(marker, '1');
-  log.info('no read models in Redis: projecting from offset 0');
 }
 
 /**

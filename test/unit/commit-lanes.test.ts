@@ -61,4 +61,24 @@ test('after a failure, a fresh batch from beyond the seek offset seeks again; th
   assert.equal(calls.at(-1), 'commit 600');
 });
 
+test('a rewind (Redis lost data): the batch in flight commits nothing, the partition is fetched and committed from the rewind offset', async () => {
+  const { consumer, calls } = recordingConsumer();
+  const lanes = new CommitLanes(consumer, 4);
+  await lanes.add('events', 0, '0', '100', Promise.resolve());
+  await lanes.settled(1_000);
+  let applyInFlight!: () => void;
+  await lanes.add('events', 0, '100', '200', new Promise<void>((resolve) => (applyInFlight = resolve)));
+  lanes.rewind('events', 0, '0');
+  applyInFlight();
+  await lanes.settled(1_000);
+  assert.equal(calls, ['commit 100', 'seek 0', 'commit 0']);
+  // A rewound partition this member held no lane for (idle since its assignment) is sought too.
+  lanes.rewind('events', 1, '7');
+  await lanes.settled(1_000);
+  assert.equal(calls.slice(3), ['seek 7', 'commit 7']);
+  await lanes.add('events', 0, '0', '200', Promise.resolve(), true);
+  await lanes.settled(1_000);
+  assert.equal(calls.at(-1), 'commit 200');
+});
+
 test.run();
