@@ -4,6 +4,7 @@ import { logger } from '../log.js';
 const log = logger('changelog-reader');
 
 interface ReadJob {
+  readonly fromOffset: bigint;
   readonly untilOffset: bigint;
   readonly onMessages: (messages: KafkaMessage[]) => Promise<void>;
   readonly done: (err?: unknown) => void;
@@ -33,9 +34,13 @@ export class ChangelogReader {
     await (this.started ??= this.start());
     if (this.jobs.has(partition)) throw new Error(`changelog partition ${partition} is already being read`);
     await new Promise<void>((resolve, reject) => {
-      this.jobs.set(partition, { untilOffset, onMessages, done: (err) => (err ? reject(err) : resolve()) });
-      this.consumer.seek({ topic: this.topic, partition, offset: fromOffset.toString() });
-      this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
+      this.jobs.set(partition, { fromOffset, untilOffset, onMessages, done: (err) => (err ? reject(err) : resolve()) });
+      try {
+        this.consumer.seek({ topic: this.topic, partition, offset: fromOffset.toString() });
+        this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
+      } catch (err) {
+        this.finish(partition, err); // or the partition could never be read again
+      }
     });
   }
 
@@ -43,17 +48,25 @@ export class ChangelogReader {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     const joined = new Promise<void>((resolve) => this.consumer.on(this.consumer.events.GROUP_JOIN, () => resolve()));
+    // A consumer kafkajs does not restart would leave every restore waiting for good.
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) return;
+      for (const partition of [...this.jobs.keys()]) this.finish(partition, new Error(`the changelog reader crashed: ${String(payload.error)}`));
+    });
     await this.consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
-      eachBatch: async ({ batch }) => {
+      eachBatch: async ({ batch, isStale }) => {
+        // Fetched before the job's seek (every partition is fetched from 0 until it is first
+        // paused): records from below fromOffset would write older snapshots over newer ones.
+        if (isStale()) return;
         const job = this.jobs.get(batch.partition);
         if (!job) {
           this.consumer.pause([{ topic: this.topic, partitions: [batch.partition] }]);
           return;
         }
         try {
-          const wanted = batch.messages.filter((m) => BigInt(m.offset) <= job.untilOffset);
+          const wanted = batch.messages.filter((m) => BigInt(m.offset) >= job.fromOffset && BigInt(m.offset) <= job.untilOffset);
           if (wanted.length > 0) await job.onMessages(wanted);
           if (BigInt(batch.lastOffset()) >= job.untilOffset) this.finish(batch.partition);
         } catch (err) {

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Consumer, Kafka } from 'kafkajs';
 import { waitForLeaders } from '../../src/kafka/topics-admin.js';
+import { ChangelogReader } from '../../src/processor/changelog-reader.js';
 import { testKafka, unique } from '../support/env.js';
 
 const kafka = testKafka('kafka-test');
@@ -92,6 +93,36 @@ test('read_committed drops aborted transactions whose aborts came in another ord
   await Promise.all(producers.map((p) => p.disconnect()));
 
   assert.equal(await readValues(topic, 0, 2_000), ['committed']);
+});
+
+test('the changelog reader hands over exactly [from, until], though its consumer fetched the partition from 0 before the seek', async () => {
+  const topic = unique('changelog');
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 5 }] });
+  await waitForLeaders(admin, [topic]);
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  for (let partition = 0; partition < 5; partition++) {
+    await producer.send({ topic, messages: Array.from({ length: 50 }, (_, i) => ({ key: `acc-${partition}`, value: `v${i}`, partition })) });
+  }
+  await producer.disconnect();
+  // A new reader's consumer is given every partition unpaused and fetches them from offset 0
+  // before the restores' seeks land (their reads begin as the reader joins its group): a batch
+  // from below the seek, which must not be taken (it would write older snapshots over newer ones).
+  const reader = new ChangelogReader(kafka, topic, unique('restore'));
+  const offsets = new Map<number, number[]>();
+  try {
+    await Promise.all(
+      [0, 1, 2, 3, 4].map((partition) =>
+        reader.read(partition, 40n, 45n, async (messages) => void (offsets.get(partition) ?? offsets.set(partition, []).get(partition)!).push(...messages.map((m) => Number(m.offset)))),
+      ),
+    );
+  } finally {
+    await reader.stop();
+  }
+  for (let partition = 0; partition < 5; partition++) assert.equal(offsets.get(partition), [40, 41, 42, 43, 44, 45], `partition ${partition}`);
 });
 
 test.run();
