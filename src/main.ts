@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       limits: config.processor,
     });
     roleStops.push(() => processor.stop());
+    checks.push({ name: 'processor', check: () => processor.check() });
   }
 
   const routes: FastifyPluginAsync[] = [];
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     if (roles.includes('projector')) {
       const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor });
       roleStops.push(() => projector.stop());
+      checks.push({ name: 'projector', check: () => projector.check() });
     }
     if (roles.includes('api')) {
       const subscriber = redis.duplicate();

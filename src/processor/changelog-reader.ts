@@ -20,6 +20,8 @@ export class ChangelogReader {
   private readonly jobs = new Map<number, ReadJob>();
   private readonly consumer: Consumer;
   private started: Promise<void> | undefined;
+  /** Set when its consumer crashed and kafkajs will not restart it: no restore can succeed any more. */
+  stoppedForGood: string | undefined;
 
   constructor(
     kafka: Kafka,
@@ -51,7 +53,8 @@ export class ChangelogReader {
     // A consumer kafkajs does not restart would leave every restore waiting for good.
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) return;
-      for (const partition of [...this.jobs.keys()]) this.finish(partition, new Error(`the changelog reader crashed: ${String(payload.error)}`));
+      this.stoppedForGood = `the changelog reader crashed: ${String(payload.error)}`;
+      for (const partition of [...this.jobs.keys()]) this.finish(partition, new Error(this.stoppedForGood));
     });
     await this.consumer.run({
       autoCommit: false,

@@ -25,6 +25,8 @@ export interface ProcessorOptions {
 
 export interface Processor {
   stop(): Promise<void>;
+  /** Throws when a consumer of the role stopped for good (kafkajs will not restart it): /health reports it. */
+  check(): Promise<void>;
 }
 
 const log = logger('processor');
@@ -137,7 +139,15 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (!isRunning() || isStale() || batch.isEmpty()) return;
     const { partition } = batch;
     if (!assigned.has(partition)) throw new Error(`partition ${partition} is not assigned to this instance`);
-    const worker = workers.get(partition)?.worker ?? (await openWorker(partition, heartbeat));
+    let worker = workers.get(partition)?.worker;
+    try {
+      worker ??= await openWorker(partition, heartbeat);
+    } catch (err) {
+      // kafkajs stops the consumer for good at an error it deems not retriable (a fencing by a
+      // previous owner that has not noticed it lost the partition, say): it is fetched and
+      // opened again instead, after kafkajs's backoff.
+      throw Object.assign(new Error(`opening partition ${partition} failed: ${String(err)}`), { retriable: true });
+    }
     const onFailure = (err: unknown) => void failed(partition, worker, err).catch((e: unknown) => log.error('dropping a failed partition failed', { partition, error: String(e) }));
     const full = await worker.accept({ messages: batch.messages, lastOffset: BigInt(batch.lastOffset()) }, heartbeat, onFailure);
     resolveOffset(batch.lastOffset());
@@ -173,7 +183,11 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.batchSize === 0 && payload.firstOffset !== null) workers.get(payload.partition)?.worker.skip(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
   });
-  consumer.on(consumer.events.CRASH, ({ payload }) => log.error('consumer crashed', { error: String(payload.error), restart: payload.restart }));
+  let stoppedForGood: string | undefined;
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    log.error('consumer crashed', { error: String(payload.error), restart: payload.restart });
+    if (!payload.restart) stoppedForGood = String(payload.error);
+  });
 
   await consumer.connect();
   await consumer.subscribe({ topic: topics.commands.name, fromBeginning: true });
@@ -192,6 +206,10 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       await reader.stop().catch(() => undefined);
       await Promise.all([...workers.keys()].map(closeWorker));
       stopActor(actorSystem as never);
+    },
+    check: async () => {
+      const failure = stoppedForGood ?? reader.stoppedForGood;
+      if (failure !== undefined) throw new Error(`processing stopped for good, restart the process: ${failure}`);
     },
   };
 }

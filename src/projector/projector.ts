@@ -30,6 +30,8 @@ export interface ProjectorOptions {
 
 export interface Projector {
   stop(): Promise<void>;
+  /** Throws when its consumer stopped for good (kafkajs will not restart it): /health reports it. */
+  check(): Promise<void>;
 }
 
 /** Redis calls per pipeline: bounds the memory of one round trip. */
@@ -130,6 +132,11 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     assigned = payload.memberAssignment;
     void rewindWhereRedisLost();
   });
+  let stoppedForGood: string | undefined;
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    log.error('consumer crashed', { error: String(payload.error), restart: payload.restart });
+    if (!payload.restart) stoppedForGood = String(payload.error);
+  });
   const lossCheck = setInterval(() => void rewindWhereRedisLost(), redisLossCheckMs);
   // kafkajs resolves a batch of only transaction markers itself, without eachBatch: its offset
   // is committed here, in order with the partition's other batches.
@@ -148,6 +155,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       await lanes.settled(stopDrainWaitMs);
       await consumer.disconnect();
       stop(system as never);
+    },
+    check: async () => {
+      if (stoppedForGood !== undefined) throw new Error(`projecting stopped for good, restart the process: ${stoppedForGood}`);
     },
   };
 }

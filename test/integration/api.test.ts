@@ -59,6 +59,10 @@ test('commands by POST and by a raw Kafka producer; read-your-writes; views, his
     const next = await call(port, 'POST', '/commands?wait=true', { commandId: 'dep-2', type: 'Deposit', aggregateId: 'acc-a', payload: { amount: 1 } });
     assert.equal([next.json.status, next.json.version], ['accepted', 4], 'the repeat applied nothing: the next command is version 4, not 5');
     assert.is((await call(port, 'GET', '/accounts/acc-a?minVersion=4')).json.balance, 181);
+    for (const [role, name] of [[roles[0]!, 'processor'], [roles[1]!, 'projector']] as const) {
+      const health = await call(role.port, 'GET', '/health');
+      assert.equal([health.status, health.json.checks[name]], [200, { status: 'up' }], `${name} role's /health`);
+    }
   } finally {
     for (const role of roles) await role.stop();
   }
@@ -70,6 +74,8 @@ test('bad requests get 400 naming the field, unknown ids 404, a lagging read mod
   try {
     const bad = await call(api.port, 'POST', '/commands', { type: 'Deposit', aggregateId: 'acc-1', payload: { amount: 'ten' } });
     assert.equal([bad.status, bad.json.field], [400, 'body.payload.amount']);
+    const loneSurrogate = await call(api.port, 'POST', '/commands', { type: 'OpenAccount', aggregateId: 'acc-1', payload: { ownerId: '\ud800', currency: 'EUR' } });
+    assert.equal([loneSurrogate.status, loneSurrogate.json.field], [400, 'body.payload.ownerId']);
     const internal = await call(api.port, 'POST', '/commands', { type: 'CreditTransfer', aggregateId: 'acc-1', payload: {} });
     assert.equal([internal.status, internal.json.field], [400, 'body.type']);
     const notJson = await call(api.port, 'POST', '/commands', '{"type":');
