@@ -33,7 +33,7 @@ export const processorMetrics = {
   }),
   commandLagSeconds: new Histogram({
     name: 'ledger_processor_command_lag_seconds',
-    help: "From the record timestamp of a batch's first command (the producer's clock) to the batch's commit",
+    help: "From the record timestamp of a batch's first command (its append to commands: the topic has LogAppendTime) to the batch's commit",
     buckets: secondsBuckets,
     registers: [registry],
   }),

@@ -84,7 +84,12 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       transactionalId: `${appId}-processor-p${partition}`,
       idempotent: true,
       maxInFlightRequests: 1,
-      transactionTimeout: 60_000,
+      // After a crash, the broker aborts the dead owner's open transactions only at this timeout
+      // or when the new owner's producer fences them, which it does at the partition's first
+      // batch. Until then they hold back what readers of the partitions they wrote to may see
+      // (saga commands go to other commands partitions). 10 s, as Kafka Streams has it: a
+      // transaction here lasts one commit, and one that overruns is aborted and retried whole.
+      transactionTimeout: 10_000,
       createPartitioner: Partitioners.DefaultPartitioner,
       // The next transaction's first request can meet CONCURRENT_TRANSACTIONS while the broker
       // still writes the previous one's markers; kafkajs retries it after initialRetryTime. With
