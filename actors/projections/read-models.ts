@@ -8,7 +8,7 @@ import type { EventEnvelope } from '../../topics/events.js';
 /** A Redis call: the script or command name, then its arguments. */
 export type RedisOp = readonly [name: string, ...args: (string | number)[]];
 
-export const resultTtlS = 24 * 60 * 60;
+export const resultTtlMs = 24 * 60 * 60 * 1000;
 
 export function keys(appId: string) {
   /** The script builds an account's keys from this too: prefix .. id .. '}' (and .. '}:history'). */
@@ -194,11 +194,13 @@ function historyEntry(event: EventEnvelope): HistoryEntry | undefined {
 }
 
 /**
- * A command's result, kept 24 h. A later `duplicate` answer does not replace the original outcome
- * (it carries the same version anyway); a replay writes the same values again.
+ * A command's result, kept 24 h from its record's timestamp: a replay (a rebuild, a Redis that
+ * lost data) writes the same values with the same expiry, and writes nothing for a result older
+ * than that (Redis drops a key whose PXAT has passed). A later `duplicate` answer does not
+ * replace the original outcome (it carries the same version anyway).
  */
-export function commandResultOp(k: Keys, result: CommandResult): RedisOp {
-  const args = [k.result(result.commandId), JSON.stringify(result), 'EX', resultTtlS] as const;
+export function commandResultOp(k: Keys, { result, timestampMs }: { result: CommandResult; timestampMs: number }): RedisOp {
+  const args = [k.result(result.commandId), JSON.stringify(result), 'PXAT', timestampMs + resultTtlMs] as const;
   // A duplicate, or a record that did not decode (no version), must not replace a real outcome.
   return result.status === 'duplicate' || result.version === undefined ? ['set', ...args, 'NX'] : ['set', ...args];
 }

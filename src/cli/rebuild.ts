@@ -36,13 +36,14 @@ async function main(): Promise<void> {
     const wiped = await wipe(redis, `${config.appId}:`);
     await forgetOffsets(admin, groupId);
     console.error(`wiped ${wiped} keys; projecting ${sources.join(' and ')} from offset 0`);
-    const total = await sumEnds(admin, sources);
+    const ends = await partitionEnds(admin, sources);
+    const total = [...ends.values()].reduce((n, { low, high }) => n + (high - low), 0);
     const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor });
     const startedMs = Date.now();
     for (;;) {
-      const done = await sumCommitted(admin, groupId, sources);
+      const { done, complete } = await reached(admin, groupId, sources, ends);
       progress(done, total, Date.now() - startedMs);
-      if (done >= total) break;
+      if (complete) break;
       await new Promise((resolve) => setTimeout(resolve, progressEveryMs));
     }
     await projector.stop();
@@ -67,20 +68,34 @@ async function wipe(redis: Redis, prefix: string): Promise<number> {
   return deleted;
 }
 
-const sumEnds = async (admin: Admin, names: string[]) => {
-  let n = 0;
-  for (const topic of names) for (const p of await retriable(() => admin.fetchTopicOffsets(topic))) n += Number(p.high) - Number(p.low);
-  return n;
-};
-
-async function sumCommitted(admin: Admin, groupId: string, names: string[]): Promise<number> {
-  let n = 0;
+/** Per "topic:partition", its offsets at the start: the rebuild is done when each reached its own end. */
+async function partitionEnds(admin: Admin, names: string[]): Promise<Map<string, { low: number; high: number }>> {
+  const ends = new Map<string, { low: number; high: number }>();
   for (const topic of names) {
-    const lows = new Map((await retriable(() => admin.fetchTopicOffsets(topic))).map((p) => [p.partition, Number(p.low)]));
-    const [committed] = await retriable(() => admin.fetchOffsets({ groupId, topics: [topic] }));
-    for (const p of committed?.partitions ?? []) n += Math.max(0, Number(p.offset) - (lows.get(p.partition) ?? 0));
+    for (const p of await retriable(() => admin.fetchTopicOffsets(topic))) ends.set(`${topic}:${p.partition}`, { low: Number(p.low), high: Number(p.high) });
   }
-  return n;
+  return ends;
+}
+
+/**
+ * Records projected up to the start's ends, and whether every partition reached its end. Per
+ * partition: a sum could finish early (one partition past its end hiding another behind), or
+ * never (retention deleting records below the start's low meanwhile).
+ */
+async function reached(admin: Admin, groupId: string, names: string[], ends: Map<string, { low: number; high: number }>): Promise<{ done: number; complete: boolean }> {
+  const committed = new Map<string, number>();
+  for (const topic of names) {
+    const [offsets] = await retriable(() => admin.fetchOffsets({ groupId, topics: [topic] }));
+    for (const p of offsets?.partitions ?? []) committed.set(`${topic}:${p.partition}`, Number(p.offset));
+  }
+  let done = 0;
+  let complete = true;
+  for (const [key, { low, high }] of ends) {
+    const at = committed.get(key) ?? -1;
+    done += Math.max(0, Math.min(at, high) - low);
+    if (high > low && at < high) complete = false; // an empty partition has nothing to reach
+  }
+  return { done, complete };
 }
 
 function progress(done: number, total: number, elapsedMs: number): void {

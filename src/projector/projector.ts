@@ -60,7 +60,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   redis.defineCommand('setAppliedOffset', { lua: setAppliedOffsetLua });
   const system = start() as Ref<unknown>;
   const accounts = spawnProjector<RawEvent>(system, 'accounts', (events) => accountEventsOps(k, events));
-  const results = spawnProjector<CommandResult>(system, 'command-results', (records) => records.map((result) => commandResultOp(k, result)));
+  const results = spawnProjector<{ result: CommandResult; timestampMs: number }>(system, 'command-results', (records) => records.map((record) => commandResultOp(k, record)));
   let stopping = false;
   const groupId = `${appId}-projector`;
   /** This member's partitions, from its last GROUP_JOIN. */
@@ -82,7 +82,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     const mapped =
       batch.topic === topics.events.name
         ? ask(accounts, decodeAll(batch.messages, (v) => eventCodec.validate(v), batch.topic, (event, raw) => ({ event, raw })))
-        : ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic, (result) => result));
+        : ask(results, decodeAll(batch.messages, (v) => commandResultCodec.validate(v), batch.topic, (result, _raw, timestampMs) => ({ result, timestampMs })));
     const ops = await withTimeout(mapped, options.actorReplyTimeoutMs, `the projection of ${batch.topic}/${batch.partition} did not answer`);
     if (isStale()) return; // a seek came while the actor mapped it: the partition is fetched again
     const next = String(BigInt(batch.lastOffset()) + 1n);
@@ -172,17 +172,17 @@ function ask<T>(actor: Ref<Project<T>>, records: T[]): Promise<RedisOp[]> {
  * arguments one Buffer at a time.
  */
 function decodeAll<T, R>(
-  messages: { value: Buffer | null; offset: string }[],
+  messages: { value: Buffer | null; offset: string; timestamp: string }[],
   validate: (v: unknown) => { ok: true; value: T } | { ok: false; reason: string },
   topic: string,
-  wrap: (value: T, text: string) => R,
+  wrap: (value: T, text: string, timestampMs: number) => R,
 ): R[] {
   const out: R[] = [];
   for (const message of messages) {
     const text = message.value?.toString('utf8') ?? '';
     const json = parseJsonText(text);
     const decoded = json.ok ? validate(json.value) : json;
-    if (decoded.ok) out.push(wrap(decoded.value, text));
+    if (decoded.ok) out.push(wrap(decoded.value, text, Number(message.timestamp)));
     else {
       metrics.invalid.inc({ topic });
       log.error('skipping a record that does not decode', { topic, offset: message.offset, reason: decoded.reason });

@@ -1,13 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
-import { accountEventsOps, applyAccountEventsLua, historyEntryOf, keys, parseUpdates } from '../../actors/projections/read-models.js';
+import { accountEventsOps, applyAccountEventsLua, appliedOffsetOp, commandResultOp, historyEntryOf, keys, parseUpdates, resultTtlMs, setAppliedOffsetLua } from '../../actors/projections/read-models.js';
 import type { EventEnvelope } from '../../topics/events.js';
 import { testEnv, unique } from '../support/env.js';
 
 const redis = new Redis(testEnv().redisUrl);
 const subscriber = redis.duplicate();
 redis.defineCommand('applyAccountEvents', { lua: applyAccountEventsLua });
+redis.defineCommand('setAppliedOffset', { lua: setAppliedOffsetLua });
 test.after(() => {
   redis.disconnect();
   subscriber.disconnect();
@@ -59,6 +60,32 @@ test('a gap fails the call and keeps the stats equal to what the views applied b
   assert.match(String(answer), /event a:4 after version 2: a gap/);
   assert.is(await redis.hget(k.account('a'), 'version'), '2');
   assert.equal(await redis.hgetall(k.stats), { 'accounts:open': '1', 'balance:EUR': '40' });
+});
+
+test('a command result expires 24 h after its record, however often it is projected again; one older is not written', async () => {
+  const k = keys(unique('rm'));
+  const calls = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+  const result = (commandId: string) => ({ commandId, aggregateId: 'a', status: 'accepted' as const, version: 1 });
+  const recordMs = Date.now() - 60 * 60 * 1000; // an hour ago
+  for (let i = 0; i < 2; i++) {
+    const [name, ...args] = commandResultOp(k, { result: result('fresh'), timestampMs: recordMs });
+    await calls[name]!(...args);
+  }
+  const leftMs = await redis.pttl(k.result('fresh'));
+  assert.ok(Math.abs(leftMs - (recordMs + resultTtlMs - Date.now())) < 5_000, `23 h left, not 24: ${leftMs} ms`);
+  const [name, ...args] = commandResultOp(k, { result: result('stale'), timestampMs: Date.now() - resultTtlMs - 1_000 });
+  await calls[name]!(...args);
+  assert.is(await redis.exists(k.result('stale')), 0);
+});
+
+test('the applied offset of a partition only rises: a replay writes lower ones', async () => {
+  const k = keys(unique('rm'));
+  const calls = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+  for (const offset of ['100', '250', '7']) {
+    const [name, ...args] = appliedOffsetOp(k, 'events', 3, offset);
+    await calls[name]!(...args);
+  }
+  assert.equal(await redis.hgetall(k.appliedOffsets), { 'events:3': '250' });
 });
 
 test.run();
