@@ -11,7 +11,7 @@ import { buildWorkload, type RawCommand, type Workload } from '../support/ledger
 import { startRoles, type RoleProcess } from '../support/processes.js';
 import { TopicReader } from '../support/topic-reader.js';
 import { deployment, drained, expectedResultCount, partitions, produce, type Deployment } from '../support/deployment.js';
-import { testKafka } from '../support/env.js';
+import { tempDir, testKafka } from '../support/env.js';
 import { rejections } from '../../actors/account/decider.js';
 import { murmur2Partition } from '../../topics/commands.js';
 import { topology } from '../../topics/index.js';
@@ -170,6 +170,42 @@ test('RocksDB deleted: the state restored from the changelog is the same', async
     assert.equal(after.get(id)?.state, { ...before.get(id)!.state, balance: w.balances.get(id)! + 7 } as AggregateSnapshot['state']);
   }
   for (const [id, snapshot] of before) if (!senders.includes(id)) assert.equal(after.get(id), snapshot, `snapshot of ${id} restored as it was`);
+});
+
+/** Commands the role process at port handled, by its /metrics. */
+async function commandsHandled(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  return [...text.matchAll(/^ledger_processor_commands_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+test('a second instance, on a disk of its own, takes partitions over mid-stream with their state; then the first leaves: every command once', async () => {
+  const d = await deployment({ BATCH_BYTES_MAX: '8192' });
+  const w = buildWorkload(d.ns, 7, { senders: 80, receivers: 50, refunders: 10, ops: 6000 });
+  // In thirds, each produced after the instances changed: the stream goes on across both changes.
+  const third = Math.ceil(w.commands.length / 3);
+  const reader = await TopicReader.start(allTopics(d));
+  const results = () => reader.records.get(d.topics.commandResults.name)!.length;
+  const expected = expectedResultCount(w);
+  await produce(d.topics.commands.name, w.commands.slice(0, third));
+  const first = await startRoles('processor', d.env);
+  let second: RoleProcess | undefined;
+  try {
+    await reader.until('results from the first instance', () => results() > 0);
+    second = await startRoles('processor', { ...d.env, DATA_DIR: tempDir('second-instance') });
+    await produce(d.topics.commands.name, w.commands.slice(third, 2 * third));
+    await reader.until('the second instance handling commands', async () => (await commandsHandled(second!.port)) > 0);
+    assert.match(second.output(), /"msg":"partition restored"/, 'the second restored its partitions from the changelog');
+    await first.stop();
+    assert.is(first.child.exitCode, 0, first.output().slice(-2000));
+    await produce(d.topics.commands.name, w.commands.slice(2 * third), w.poison);
+    await reader.until('all results', () => results() >= expected, 90_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    verify(reader, d, w); // the last third came after the first left: the second took every partition over
+  } finally {
+    await reader.stop();
+    await first.stop();
+    await second?.stop();
+  }
 });
 
 test('a store left by another changelog (same APP_ID and DATA_DIR, topics made anew) is emptied, not restored over', async () => {

@@ -20,9 +20,9 @@ export class TopicReader {
   }
 
   /** Resolves when predicate holds; fails after timeoutMs saying what it waited for. */
-  async until(what: string, predicate: () => boolean, timeoutMs = 60_000): Promise<void> {
+  async until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
+    while (!(await predicate())) {
       if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
