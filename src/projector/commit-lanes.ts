@@ -26,6 +26,8 @@ interface Lane {
   refetchFrom: string | undefined;
   /** Batches from beyond refetchFrom since the failure, each followed by another seek. */
   refetchMisses: number;
+  /** Since when its batches fail, with nothing applied in between, and the last error: a stalled partition (see stalled). */
+  failing: { sinceMs: number; error: string } | undefined;
   /** Bumped by a failure or a rebalance: steps of an older epoch neither commit nor fail the lane. */
   epoch: number;
   /** The last step: each waits for the one before, so offsets commit in order. */
@@ -78,6 +80,7 @@ export class CommitLanes {
       }
       if (current.epoch !== epoch || (current.resume !== undefined && BigInt(nextOffset) <= BigInt(current.resume))) return;
       current.resume = nextOffset;
+      current.failing = undefined;
       this.commitSoon(key, { topic, partition, offset: nextOffset });
     });
     lane.tail = step;
@@ -111,7 +114,7 @@ export class CommitLanes {
 
   private lane(key: string): Lane {
     let lane = this.lanes.get(key);
-    if (!lane) this.lanes.set(key, (lane = { resume: undefined, refetchFrom: undefined, refetchMisses: 0, epoch: 0, tail: Promise.resolve(), queued: [] }));
+    if (!lane) this.lanes.set(key, (lane = { resume: undefined, refetchFrom: undefined, refetchMisses: 0, failing: undefined, epoch: 0, tail: Promise.resolve(), queued: [] }));
     return lane;
   }
 
@@ -127,6 +130,17 @@ export class CommitLanes {
     lane.resume = offset;
     this.refetch(lane, topic, partition, offset);
     this.commitSoon(key, { topic, partition, offset });
+  }
+
+  /** Partitions whose batches have failed for at least forMs with nothing applied since: a gap, Redis down or full. */
+  stalled(forMs: number, nowMs = Date.now()): Array<{ topic: string; partition: number; sinceMs: number; error: string }> {
+    const found = [];
+    for (const [key, lane] of this.lanes) {
+      if (lane.failing === undefined || nowMs - lane.failing.sinceMs < forMs) continue;
+      const [topic, partition] = key.split('\u0000') as [string, string];
+      found.push({ topic, partition: Number(partition), ...lane.failing });
+    }
+    return found;
   }
 
   /** After a rebalance kafkajs fetches from the committed offsets: what is in flight commits nothing more. */
@@ -149,6 +163,7 @@ export class CommitLanes {
 
   /** Drops what is queued behind the failed batch and fetches the partition again from its resume offset. */
   private fail(lane: Lane, topic: string, partition: number, err: unknown): void {
+    lane.failing = { sinceMs: lane.failing?.sinceMs ?? Date.now(), error: String(err) };
     this.dropQueued(lane);
     log.warn('redis failed a batch; fetching the partition again from its last applied offset after a pause', { topic, partition, offset: lane.resume, error: String(err) });
     if (lane.resume !== undefined) this.refetch(lane, topic, partition, lane.resume);

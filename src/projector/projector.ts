@@ -38,6 +38,8 @@ export interface Projector {
 export const pipelineOpsMax = 2_000;
 /** How often the projector compares the offsets Redis holds with those the group committed (see rewindWhereRedisLost). */
 export const redisLossCheckMs = 2_000;
+/** A partition whose batches have failed this long, nothing applied since, makes /health report the projector down. */
+export const stalledReportMs = 30_000;
 /** On stop, how long sent batches get to be acknowledged and committed. */
 const stopDrainWaitMs = 10_000;
 const log = logger('projector');
@@ -158,6 +160,11 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     },
     check: async () => {
       if (stoppedForGood !== undefined) throw new Error(`projecting stopped for good, restart the process: ${stoppedForGood}`);
+      const stalled = lanes.stalled(stalledReportMs);
+      if (stalled.length > 0) {
+        const { topic, partition, sinceMs, error } = stalled[0]!;
+        throw new Error(`${stalled.length} partition(s) stalled, e.g. ${topic}/${partition}: failing for ${Math.round((Date.now() - sinceMs) / 1000)} s, last error: ${error}`);
+      }
     },
   };
 }

@@ -81,4 +81,21 @@ test('a rewind (Redis lost data): the batch in flight commits nothing, the parti
   assert.equal(calls.at(-1), 'commit 200');
 });
 
+test('a partition whose batches keep failing is reported stalled once long enough, until one is applied', async () => {
+  const { consumer } = recordingConsumer();
+  const lanes = new CommitLanes(consumer, 4);
+  await lanes.add('events', 2, '0', '100', Promise.reject(new Error('a gap')));
+  await settle();
+  const startedMs = Date.now();
+  assert.equal(lanes.stalled(60_000, startedMs), [], 'not yet: a Redis restart is over in seconds');
+  await lanes.add('events', 2, '0', '100', Promise.reject(new Error('a gap again')));
+  await settle();
+  const [stalled] = lanes.stalled(60_000, startedMs + 60_000);
+  assert.equal([stalled?.topic, stalled?.partition, stalled?.error], ['events', 2, 'Error: a gap again']);
+  assert.ok(stalled!.sinceMs <= startedMs, 'counted from the first failure');
+  await lanes.add('events', 2, '0', '100', Promise.resolve());
+  await lanes.settled(1_000);
+  assert.equal(lanes.stalled(0), []);
+});
+
 test.run();
