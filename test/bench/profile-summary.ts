@@ -1,6 +1,6 @@
 // npm run profile:summary -- <file.cpuprofile> [pattern]
 // Summarises a V8 CPU profile (from BENCH_CPU_PROF=dir npm run bench:processor): self time by
-// package or source file, and inclusive time of the functions whose "name file" matches pattern
+// package or source file, self time by function, and inclusive time of the functions whose "name file" matches pattern
 // (default: this repo's code and kafkajs's produce encoder), each as % of all samples.
 import { readFileSync } from 'node:fs';
 
@@ -28,11 +28,14 @@ const owner = ({ functionName, url }: ProfileNode['callFrame']) =>
 const label = ({ functionName, url }: ProfileNode['callFrame']) => `${functionName || '(anonymous)'} ${where(url)}`;
 
 const byOwner = new Map<string, number>();
+const byFunction = new Map<string, number>();
 const inclusive = new Map<string, number>();
 const re = new RegExp(pattern);
 for (const [id, ms] of selfMs) {
   const key = owner(byId.get(id)!.callFrame);
   byOwner.set(key, (byOwner.get(key) ?? 0) + ms);
+  const fn = label(byId.get(id)!.callFrame);
+  byFunction.set(fn, (byFunction.get(fn) ?? 0) + ms);
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const name = label(byId.get(cur)!.callFrame);
@@ -44,4 +47,4 @@ for (const [id, ms] of selfMs) {
 }
 const top = (m: Map<string, number>, n: number) =>
   [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, ms]) => `${((100 * ms) / totalMs).toFixed(1).padStart(5)}%  ${k}`).join('\n');
-console.log(`${(totalMs / 1000).toFixed(1)} s sampled\n\nself time by package or file:\n${top(byOwner, 15)}\n\ninclusive time, functions matching /${pattern}/:\n${top(inclusive, 20)}`);
+console.log(`${(totalMs / 1000).toFixed(1)} s sampled\n\nself time by package or file:\n${top(byOwner, 15)}\n\nself time by function:\n${top(byFunction, 15)}\n\ninclusive time, functions matching /${pattern}/:\n${top(inclusive, 20)}`);
