@@ -1,11 +1,14 @@
-// npm run bench:e2e [-- --events 500000 --seconds 5 --parts abc --rounds 3 --partitions 4]
+// npm run bench:e2e [-- --events 500000 --seconds 5 --parts abcd --rounds 3 --partitions 4]
 // (a) projector events/s into Redis vs raw ioredis pipelined writes: one key per event, and the
 //     same writes the projector makes per event; --rounds times, each on an empty Redis, and the
 //     median of the rounds' ratios (ceiling 1 alone moved by up to 1.8x between runs);
 // (b) command produced -> read model updated (the projector's notification, the moment a
 //     GET /accounts/:id sees it), p50/p99/max at offered loads of 1k, 5k, 10k commands/s;
 // (c) GET /accounts/:id requests/s and p99 under autocannon, cached and uncached, vs a bare
-//     fastify route. Each figure with its baseline measured in this run.
+//     fastify route;
+// (d) POST /commands (answered 202 once Kafka acknowledged) requests/s and p99 under autocannon,
+//     over as many accounts as (b) uses, vs a bare fastify route that answers 202 at once.
+// Each figure with its baseline measured in this run.
 // --partitions: of every topic (default 4, as in the tests); each is a transactional producer
 //     in the processor, so fewer partitions on one instance mean fewer, larger transactions.
 import '../../src/kafka/kafkajs-patch.js';
@@ -25,7 +28,7 @@ import { acquireStack } from '../../src/stack/index.js';
 import { deployment, partitions, type Deployment } from '../support/deployment.js';
 import { startRoles, type RoleProcess } from '../support/processes.js';
 
-const { values: args } = parseArgs({ options: { events: { type: 'string', default: '500000' }, seconds: { type: 'string', default: '5' }, parts: { type: 'string', default: 'abc' }, rounds: { type: 'string', default: '3' }, partitions: { type: 'string', default: String(partitions) } } });
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '500000' }, seconds: { type: 'string', default: '5' }, parts: { type: 'string', default: 'abcd' }, rounds: { type: 'string', default: '3' }, partitions: { type: 'string', default: String(partitions) } } });
 const parts = args.parts;
 const eventsTotal = Number(args.events);
 const loadSeconds = Number(args.seconds);
@@ -174,6 +177,18 @@ async function reads(port: number, paths: string[]): Promise<{ perS: number; p99
   return { perS: result.requests.average, p99: result.latency.p99 };
 }
 
+/** Deposits over latencyAccounts accounts, each request a new command (the API picks the commandId). */
+async function posts(port: number): Promise<{ perS: number; p99: number; non2xx: number }> {
+  const bodies = Array.from({ length: latencyAccounts }, (_, i) => JSON.stringify({ type: 'Deposit', aggregateId: `acc-${i}`, payload: { amount: 1 } }));
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: 50,
+    duration: loadSeconds,
+    requests: bodies.map((body) => ({ method: 'POST', path: '/commands', headers: { 'content-type': 'application/json' }, body })),
+  });
+  return { perS: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx };
+}
+
 async function main(): Promise<void> {
   setLogLevel('error');
   const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
@@ -233,6 +248,15 @@ async function main(): Promise<void> {
       console.log(`(c) bare fastify: ${Math.round(bareRun.perS)} req/s, p99 ${bareRun.p99} ms`);
       console.log(`(c) cached:       ${Math.round(cached.perS)} req/s, p99 ${cached.p99} ms; ${(cached.perS / bareRun.perS).toFixed(3)} x bare (target >= 0.7)`);
       console.log(`(c) uncached:     ${Math.round(uncached.perS)} req/s, p99 ${uncached.p99} ms; ${(uncached.perS / bareRun.perS).toFixed(3)} x bare`);
+    }
+    if (parts.includes('d')) {
+      const api = await startRoles('api', { ...d.env, RATE_LIMIT_REQUESTS: '100000000' });
+      const bare = await startBare();
+      roles.push(api, bare);
+      const bareRun = await posts(bare.port);
+      const apiRun = await posts(api.port);
+      console.log(`(d) bare fastify POST: ${Math.round(bareRun.perS)} req/s, p99 ${bareRun.p99} ms`);
+      console.log(`(d) POST /commands:    ${Math.round(apiRun.perS)} req/s, p99 ${apiRun.p99} ms, ${apiRun.non2xx} not 2xx; ${(apiRun.perS / bareRun.perS).toFixed(3)} x bare`);
     }
     console.log(`bench process peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
     redis.disconnect();
