@@ -25,9 +25,8 @@ export function keys(appId: string) {
     /** Pub/sub: the accounts each script call changed, with their versions (cache invalidation, minVersion); see parseUpdates. */
     updates: `${appId}:account-updates`,
     /**
-     * Hash: "topic:partition" -> the offset below which every record of it is applied, the
-     * highest written. Redis holding less than the group committed means it lost data (see
-     * src/projector/projector.ts).
+     * Hash: "topic:partition" -> the offset below which Redis holds every record of it. Redis
+     * holding less than the group committed means it lost data (see src/projector/projector.ts).
      */
     appliedOffsets: `${appId}:projector-offsets`,
   };
@@ -205,15 +204,20 @@ export function commandResultOp(k: Keys, { result, timestampMs }: { result: Comm
   return result.status === 'duplicate' || result.version === undefined ? ['set', ...args, 'NX'] : ['set', ...args];
 }
 
-/** KEYS[1]: the applied offsets hash; ARGV: its field and an offset, kept only when higher (a replay writes lower ones). */
+/**
+ * KEYS[1]: the applied offsets hash; ARGV: its field, a batch's first offset and the offset after
+ * it. Raised to the latter only when Redis holds every record below the batch's start (a missing
+ * field holds nothing): a batch applied after Redis lost data, or one beyond a gap, leaves it
+ * where it is, and a replay's lower offsets do not lower it.
+ */
 export const setAppliedOffsetLua = `
-local held = redis.call('HGET', KEYS[1], ARGV[1])
-if held == false or tonumber(ARGV[2]) > tonumber(held) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+local held = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if held >= tonumber(ARGV[2]) and tonumber(ARGV[3]) > held then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
 `;
 
 export const appliedOffsetField = (topic: string, partition: number) => `${topic}:${partition}`;
 
-/** Sent after a batch's calls on the same connection, so Redis holds it only if it holds the batch. */
-export function appliedOffsetOp(k: Keys, topic: string, partition: number, nextOffset: string): RedisOp {
-  return ['setAppliedOffset', 1, k.appliedOffsets, appliedOffsetField(topic, partition), nextOffset];
+/** Sent once a batch's calls all succeeded (a pipeline is no transaction: a failed call does not stop the next). */
+export function appliedOffsetOp(k: Keys, topic: string, partition: number, firstOffset: string, nextOffset: string): RedisOp {
+  return ['setAppliedOffset', 1, k.appliedOffsets, appliedOffsetField(topic, partition), firstOffset, nextOffset];
 }

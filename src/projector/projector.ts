@@ -88,12 +88,14 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     const ops = await withTimeout(mapped, options.actorReplyTimeoutMs, `the projection of ${batch.topic}/${batch.partition} did not answer`);
     if (isStale()) return; // a seek came while the actor mapped it: the partition is fetched again
     const next = String(BigInt(batch.lastOffset()) + 1n);
-    const applied = runPipelines(redis, [...ops, appliedOffsetOp(k, batch.topic, batch.partition, next)]).then(() => {
+    const first = batch.firstOffset()!;
+    const applied = runPipelines(redis, ops).then(async () => {
+      await runPipelines(redis, [appliedOffsetOp(k, batch.topic, batch.partition, first, next)]);
       metrics.records.inc({ topic: batch.topic }, batch.messages.length);
       metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
       metrics.recordLagSeconds.observe((Date.now() - Number(batch.messages[0]!.timestamp)) / 1000);
     });
-    await lanes.add(batch.topic, batch.partition, batch.firstOffset()!, next, applied, true);
+    await lanes.add(batch.topic, batch.partition, first, next, applied, true);
   }
 
   /**
@@ -101,29 +103,47 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
    * follow Redis's acknowledgements, so read in this order a Redis that kept everything never
    * holds less than the commits (a replay's lower offsets are not kept, see setAppliedOffsetLua).
    */
-  let checking = false;
-  async function rewindWhereRedisLost(): Promise<void> {
-    if (stopping || checking) return;
-    checking = true;
-    try {
-      const mine = assigned;
-      if (Object.keys(mine).length === 0) return;
-      const committed = await options.admin.fetchOffsets({ groupId, topics: Object.keys(mine) });
-      const held = await redis.hgetall(k.appliedOffsets);
-      for (const { topic, partitions } of committed) {
-        for (const { partition, offset } of partitions) {
-          const holds = BigInt(held[appliedOffsetField(topic, partition)] ?? '0');
-          if (stopping || assigned !== mine || !mine[topic]?.includes(partition) || BigInt(offset) <= holds) continue;
-          const low = BigInt((await options.admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? '0');
-          const from = String(holds > low ? holds : low); // below low, retention removed the records
-          log.warn('Redis holds less of this partition than was committed (it lost data): projecting again from what it holds', { topic, partition, committed: offset, redisHolds: String(holds), from });
-          lanes.rewind(topic, partition, from);
+  let checking: Promise<void> | undefined;
+  let checkAgain = false;
+  function rewindWhereRedisLost(): void {
+    if (stopping) return;
+    if (checking) {
+      checkAgain = true; // a join during a check: its assignment is checked right after
+      return;
+    }
+    checking = checkOnce()
+      .catch((err: unknown) => log.debug('checking the offsets Redis holds failed; trying again later', { error: String(err) })) // Redis or Kafka down: the batches fail and retry on their own
+      .finally(() => {
+        checking = undefined;
+        if (checkAgain) {
+          checkAgain = false;
+          rewindWhereRedisLost();
         }
+      });
+  }
+  async function checkOnce(): Promise<void> {
+    const mine = assigned;
+    const names = Object.keys(mine);
+    if (names.length === 0) return;
+    const committed = await options.admin.fetchOffsets({ groupId, topics: names });
+    const held = await redis.hgetall(k.appliedOffsets);
+    const lows = new Map<string, bigint>();
+    for (const topic of names) for (const p of await options.admin.fetchTopicOffsets(topic)) lows.set(appliedOffsetField(topic, p.partition), BigInt(p.low));
+    for (const { topic, partitions } of committed) {
+      for (const { partition, offset } of partitions) {
+        const field = appliedOffsetField(topic, partition);
+        const holds = BigInt(held[field] ?? '0');
+        if (stopping || assigned !== mine || !mine[topic]?.includes(partition) || BigInt(offset) <= holds) continue;
+        const low = lows.get(field) ?? 0n;
+        if (low > holds) {
+          // Retention removed the records below low: Redis cannot hold less than that.
+          await runPipelines(redis, [appliedOffsetOp(k, topic, partition, '0', String(low))]);
+          if (stopping || assigned !== mine) return;
+        }
+        const from = String(holds > low ? holds : low);
+        log.warn('Redis holds less of this partition than was committed (it lost data): projecting again from what it holds', { topic, partition, committed: offset, redisHolds: String(holds), from });
+        lanes.rewind(topic, partition, from);
       }
-    } catch (err) {
-      log.debug('checking the offsets Redis holds failed; trying again later', { error: String(err) }); // Redis or Kafka down: the batches fail and retry on their own
-    } finally {
-      checking = false;
     }
   }
 
@@ -132,14 +152,14 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     lanes.reset();
     assigned = payload.memberAssignment;
-    void rewindWhereRedisLost();
+    rewindWhereRedisLost();
   });
   let stoppedForGood: string | undefined;
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     log.error('consumer crashed', { error: String(payload.error), restart: payload.restart });
     if (!payload.restart) stoppedForGood = String(payload.error);
   });
-  const lossCheck = setInterval(() => void rewindWhereRedisLost(), redisLossCheckMs);
+  const lossCheck = setInterval(rewindWhereRedisLost, redisLossCheckMs);
   // kafkajs resolves a batch of only transaction markers itself, without eachBatch: its offset
   // is committed here, in order with the partition's other batches.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -147,7 +167,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     // did not read, the fetched offset or the high watermark); such a batch is not committed past.
     if (stopping || payload.batchSize > 0 || payload.firstOffset === null) return;
     const next = String(BigInt(payload.lastOffset) + 1n);
-    void lanes.add(payload.topic, payload.partition, payload.firstOffset, next, runPipelines(redis, [appliedOffsetOp(k, payload.topic, payload.partition, next)]));
+    void lanes.add(payload.topic, payload.partition, payload.firstOffset, next, runPipelines(redis, [appliedOffsetOp(k, payload.topic, payload.partition, payload.firstOffset, next)]));
   });
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
   return {

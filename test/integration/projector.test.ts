@@ -159,6 +159,33 @@ test('SIGKILL the projector mid-stream, restart: identical read models', async (
   }
 });
 
+test('Redis loses everything mid-stream: the projector projects again from offset 0, and the models equal the model', async () => {
+  const d = await deployment();
+  const w = buildWorkload(d.ns, 6, { senders: 200, receivers: 150, refunders: 10, ops: 8000 });
+  const roles = [await startRoles('processor', d.env), await startRoles('projector', d.env)];
+  const k = keys(d.appId);
+  try {
+    // Produced in slices while both roles run, so the projector applies many batches per
+    // partition, and Redis is emptied between two of them.
+    const slices = 10;
+    const size = Math.ceil(w.commands.length / slices);
+    for (let i = 0; i < slices; i++) {
+      await produce(d.topics.commands.name, w.commands.slice(i * size, (i + 1) * size), i === slices - 1 ? w.poison : []);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      if (i === slices / 2 - 1) {
+        await until('some projected accounts', async () => Number((await redis.hget(k.stats, 'accounts:open')) ?? 0) > 20);
+        await redis.unlink(...(await keysOf(d.appId)));
+      }
+    }
+    await until('the rewind', async () => roles[1]!.output().includes('Redis holds less of this partition than was committed'));
+    await until('the processor', () => processorDrained(d));
+    await until('the projector', () => projectorDrained(d));
+    await verify(d, w);
+  } finally {
+    for (const role of roles) await role.stop();
+  }
+});
+
 test('Redis refusing writes mid-stream (out of memory): the projector fetches again from what it applied, and the models equal the model', async () => {
   const d = await deployment();
   const w = buildWorkload(d.ns, 5, { senders: 200, receivers: 150, refunders: 10, ops: 8000 });
