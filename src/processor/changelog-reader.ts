@@ -1,5 +1,6 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { logger } from '../log.js';
+import { unlessStopped } from '../kafka/unless-stopped.js';
 
 const log = logger('changelog-reader');
 
@@ -81,11 +82,12 @@ export class ChangelogReader {
     log.debug('ready', { topic: this.topic });
   }
 
+  /** The job first: pausing throws once kafkajs stopped the consumer, and the job must end all the same. */
   private finish(partition: number, err?: unknown): void {
-    this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
     const job = this.jobs.get(partition);
     this.jobs.delete(partition);
     job?.done(err);
+    unlessStopped(() => this.consumer.pause([{ topic: this.topic, partitions: [partition] }]));
   }
 
   async stop(): Promise<void> {

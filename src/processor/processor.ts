@@ -32,6 +32,8 @@ export interface Processor {
 const log = logger('processor');
 /** On stop, how long accepted batches get to commit before the workers close. */
 const stopDrainWaitMs = 10_000;
+/** A partition that has failed to open (restore, store, producer) this long makes /health report the processor down. */
+export const openFailingReportMs = 60_000;
 
 /**
  * The processor role: a consumer group on `commands`, one PartitionWorker per assigned partition,
@@ -45,6 +47,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   const reader = new ChangelogReader(kafka, topics.changelog.name, `${appId}-restore-${randomUUID()}`);
   const workers = new Map<number, { worker: PartitionWorker; producer: Producer }>();
   let assigned = new Set<number>();
+  /** Partitions whose worker failed to open, since when and why; cleared when one opens. */
+  const openFailures = new Map<number, { sinceMs: number; error: string }>();
 
   const consumer: Consumer = kafka.consumer({
     groupId,
@@ -87,9 +91,10 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       // After a crash, the broker aborts the dead owner's open transactions only at this timeout
       // or when the new owner's producer fences them, which it does at the partition's first
       // batch. Until then they hold back what readers of the partitions they wrote to may see
-      // (saga commands go to other commands partitions). 10 s, as Kafka Streams has it: a
-      // transaction here lasts one commit, and one that overruns is aborted and retried whole.
-      transactionTimeout: 10_000,
+      // (saga commands go to other commands partitions). A transaction here lasts one commit,
+      // but its sends may retry for up to about 20 s (retries below): one that overran would be
+      // aborted and retried whole, again and again while the broker stays slow. So 30 s.
+      transactionTimeout: 30_000,
       createPartitioner: Partitioners.DefaultPartitioner,
       // The next transaction's first request can meet CONCURRENT_TRANSACTIONS while the broker
       // still writes the previous one's markers; kafkajs retries it after initialRetryTime. With
@@ -147,7 +152,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     let worker = workers.get(partition)?.worker;
     try {
       worker ??= await openWorker(partition, heartbeat);
+      openFailures.delete(partition);
     } catch (err) {
+      openFailures.set(partition, { sinceMs: openFailures.get(partition)?.sinceMs ?? Date.now(), error: String(err) });
       // kafkajs stops the consumer for good at an error it deems not retriable (a fencing by a
       // previous owner that has not noticed it lost the partition, say): it is fetched and
       // opened again instead, after kafkajs's backoff.
@@ -181,6 +188,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     assigned = new Set(payload.memberAssignment[topics.commands.name] ?? []);
     log.info('partitions assigned', { partitions: [...assigned].sort((a, b) => a - b) });
     for (const partition of workers.keys()) if (!assigned.has(partition)) void closeWorker(partition);
+    for (const partition of openFailures.keys()) if (!assigned.has(partition)) openFailures.delete(partition);
   });
   // kafkajs hands a batch of only transaction markers to no eachBatch; its offsets go with the
   // partition's next commit. Not one with no record at or after the fetched offset (no first
@@ -215,6 +223,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     check: async () => {
       const failure = stoppedForGood ?? reader.stoppedForGood;
       if (failure !== undefined) throw new Error(`processing stopped for good, restart the process: ${failure}`);
+      for (const [partition, { sinceMs, error }] of openFailures) {
+        if (Date.now() - sinceMs >= openFailingReportMs) throw new Error(`partition ${partition} has failed to open for ${Math.round((Date.now() - sinceMs) / 1000)} s: ${error}`);
+      }
     },
   };
 }
