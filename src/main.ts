@@ -5,6 +5,8 @@ import { Redis } from 'ioredis';
 import { loadConfig } from './config.js';
 import { createKafka } from './kafka/client.js';
 import { ensureTopics } from './kafka/topics-admin.js';
+import { CommandSender } from './kafka/command-sender.js';
+import { retriable } from './kafka/retry.js';
 import { healthRoutes, type HealthCheck } from './http/health.js';
 import { metricsRoutes } from './http/metrics.js';
 import { startProcessor } from './processor/processor.js';
@@ -113,12 +115,13 @@ async function main(): Promise<void> {
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();
       closers.push(() => producer.disconnect());
+      const { topics: [commandsMetadata] } = await retriable(() => admin.fetchTopicMetadata({ topics: [topics.commands.name] }));
+      const sender = new CommandSender(producer, topics.commands.name, commandsMetadata!.partitions.length);
       routes.push(
         apiRoutes({
           readModels: new ReadModels(redis, k),
           waiter,
-          producer,
-          commandsTopic: topics.commands.name,
+          sender,
           waitMaxMs: config.waitMaxMs,
           cache,
           rateLimit: { ...config.rateLimit, redis, keyPrefix: config.appId },

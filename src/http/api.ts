@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Producer } from 'kafkajs';
+import type { CommandSender } from '../kafka/command-sender.js';
 import { AccountView, HistoryEntry, Stats } from '../../actors/projections/read-models.js';
 import { CommandResult } from '../../topics/command-results.js';
 import { AggregateId as AccountId, checkPublicCommand, encodeCommand } from '../../topics/commands.js';
@@ -20,8 +20,7 @@ const log = logger('api');
 export interface ApiOptions {
   readonly readModels: ReadModels;
   readonly waiter: VersionWaiter;
-  readonly producer: Producer;
-  readonly commandsTopic: string;
+  readonly sender: CommandSender;
   /** Longest wait of GET /accounts/:id?minVersion and POST /commands?wait=true. */
   readonly waitMaxMs: number;
   readonly cache: AccountCache;
@@ -141,14 +140,14 @@ export const apiRoutes =
         }
         const startedMs = Date.now();
         sendsInFlight++;
-        const send = o.producer.send({ topic: o.commandsTopic, messages: [{ key: command.aggregateId, value: encodeCommand(command) }] }).finally(() => sendsInFlight--);
+        const send = o.sender.send(command.aggregateId, encodeCommand(command)).finally(() => sendsInFlight--);
         const sent = await withTimeout(send, commandSendTimeoutMs, 'kafka did not acknowledge the command').catch((err: Error) => err);
         if (sent instanceof Error) {
           // Perhaps written all the same: the client retries with this commandId, and the processor answers a duplicate.
           log.warn('producing a command failed', { commandId: command.commandId, error: sent.message });
           return problem(reply, 503, `kafka unavailable: ${sent.message}; the command may have been written: retry with commandId ${command.commandId}`, { commandId: command.commandId });
         }
-        const accepted = { commandId: command.commandId, partition: sent[0]!.partition, offset: sent[0]!.baseOffset ?? '' };
+        const accepted = { commandId: command.commandId, partition: sent.partition, offset: sent.offset };
         if (!req.query.wait || resultWaiters >= resultWaitersMax) return reply.code(202).send(req.query.wait ? { ...accepted, status: 'pending' as const } : accepted);
         // The command is in Kafka now: Redis failing while we wait is not a 503, which a client
         // would retry (with a new commandId if it did not choose one), but a pending outcome.

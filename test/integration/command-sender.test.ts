@@ -1,0 +1,45 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Partitioners } from 'kafkajs';
+import { CommandSender } from '../../src/kafka/command-sender.js';
+import { waitForLeaders } from '../../src/kafka/topics-admin.js';
+import { murmur2Partition } from '../../topics/commands.js';
+import { testKafka, unique } from '../support/env.js';
+
+const kafka = testKafka('command-sender-test');
+
+test('commands sent at once share produce requests; each gets its own partition (murmur2) and offset, where its record is', async () => {
+  const topic = unique('commands');
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 4 }] });
+  await waitForLeaders(admin, [topic]);
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const sender = new CommandSender(producer, topic, 4);
+  const count = 600;
+  try {
+    const sent = await Promise.all(Array.from({ length: count }, (_, i) => sender.send(`acc-${i % 50}`, Buffer.from(`command ${i}`))));
+    assert.ok(sender.requests < count / 10, `${sender.requests} produce requests for ${count} commands`);
+    sent.forEach(({ partition }, i) => assert.is(partition, murmur2Partition(Buffer.from(`acc-${i % 50}`), 4), `partition of command ${i}`));
+    assert.is(new Set(sent.map(({ partition, offset }) => `${partition}@${offset}`)).size, count, 'no two commands at one offset');
+
+    const at = new Map<string, string>();
+    const consumer = kafka.consumer({ groupId: unique('reader'), maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ partition, message }) => void at.set(`${partition}@${message.offset}`, message.value?.toString() ?? '') });
+    try {
+      const deadline = Date.now() + 30_000;
+      while (at.size < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      sent.forEach(({ partition, offset }, i) => assert.is(at.get(`${partition}@${offset}`), `command ${i}`, `the record at ${partition}@${offset}`));
+    } finally {
+      await consumer.disconnect();
+    }
+  } finally {
+    await producer.disconnect();
+  }
+});
+
+test.run();
