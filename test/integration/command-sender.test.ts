@@ -2,19 +2,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Partitioners } from 'kafkajs';
 import { CommandSender } from '../../src/kafka/command-sender.js';
-import { waitForLeaders } from '../../src/kafka/topics-admin.js';
 import { murmur2Partition } from '../../topics/commands.js';
-import { testKafka, unique } from '../support/env.js';
+import { createTopic, testKafka, unique } from '../support/env.js';
 
 const kafka = testKafka('command-sender-test');
 
 test('commands sent at once share produce requests; each gets its own partition (murmur2) and offset, where its record is', async () => {
   const topic = unique('commands');
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 4 }] });
-  await waitForLeaders(admin, [topic]);
-  await admin.disconnect();
+  await createTopic(topic, 4);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const sender = new CommandSender(producer, topic, 4);

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import type { Consumer, Kafka } from 'kafkajs';
 import { waitForLeaders } from '../../src/kafka/topics-admin.js';
 import { ChangelogReader } from '../../src/processor/changelog-reader.js';
-import { testKafka, unique } from '../support/env.js';
+import { createTopic, testKafka, unique } from '../support/env.js';
 
 const kafka = testKafka('kafka-test');
 const consumeTimeoutMs = 20_000;
@@ -97,11 +97,7 @@ test('read_committed drops aborted transactions whose aborts came in another ord
 
 test('the changelog reader hands over exactly [from, until], though its consumer fetched the partition from 0 before the seek', async () => {
   const topic = unique('changelog');
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 5 }] });
-  await waitForLeaders(admin, [topic]);
-  await admin.disconnect();
+  await createTopic(topic, 5);
   const producer = kafka.producer();
   await producer.connect();
   for (let partition = 0; partition < 5; partition++) {
