@@ -107,16 +107,19 @@ async function main(): Promise<void> {
       );
       const waiter = new VersionWaiter(subscriber, k.updates, (id, version) => cache.notify(id, version));
       await waiter.start();
-      // Idempotent, acks from all replicas: a retried send cannot duplicate a command. kafkajs
-      // retries its sends without end, and must: a send that gave up rolls its sequence number
-      // back, and if it had reached the broker, the next command would be dropped as its
-      // duplicate and still answered 202. The POST answers 503 at commandSendTimeoutMs instead,
+      // Idempotent, acks from all replicas: a retried send cannot duplicate a command. Retrying
+      // without end, which kafkajs does only when asked (the client's retries would apply
+      // otherwise): see CommandSender. The POST answers 503 at commandSendTimeoutMs instead,
       // while the send goes on (sendsInFlightMax bounds them).
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-      await producer.connect();
-      closers.push(() => producer.disconnect());
+      const createProducer = async () => {
+        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER }, createPartitioner: Partitioners.DefaultPartitioner });
+        await producer.connect();
+        return producer;
+      };
       const { topics: [commandsMetadata] } = await retriable(() => admin.fetchTopicMetadata({ topics: [topics.commands.name] }));
-      const sender = new CommandSender(producer, topics.commands.name, commandsMetadata!.partitions.length);
+      const sender = new CommandSender(createProducer, topics.commands.name, commandsMetadata!.partitions.length);
+      await sender.ready();
+      closers.push(() => sender.close());
       routes.push(
         apiRoutes({
           readModels: new ReadModels(redis, k),

@@ -78,6 +78,19 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   });
   const lanes = new CommitLanes(consumer, options.batchesInFlightPerPartitionMax);
 
+  /**
+   * Per partition, the last write of its applied offset: each waits for the one before and for
+   * its batch's calls, so a marker-only batch's (which has no calls) cannot overtake the data
+   * batch before it, find Redis short of its start, and leave the offset behind for good.
+   */
+  const offsetWrites = new Map<string, Promise<unknown>>();
+  function writeAppliedOffset(topic: string, partition: number, first: string, next: string, batchApplied: Promise<void>): Promise<void> {
+    const field = appliedOffsetField(topic, partition);
+    const written = Promise.all([offsetWrites.get(field), batchApplied]).then(() => runPipelines(redis, [appliedOffsetOp(k, topic, partition, first, next)]));
+    offsetWrites.set(field, written.catch(() => undefined));
+    return written;
+  }
+
   async function eachBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
     if (stopping || isStale() || batch.isEmpty()) return;
     const startedMs = Date.now();
@@ -89,8 +102,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     if (isStale()) return; // a seek came while the actor mapped it: the partition is fetched again
     const next = String(BigInt(batch.lastOffset()) + 1n);
     const first = batch.firstOffset()!;
-    const applied = runPipelines(redis, ops).then(async () => {
-      await runPipelines(redis, [appliedOffsetOp(k, batch.topic, batch.partition, first, next)]);
+    const applied = writeAppliedOffset(batch.topic, batch.partition, first, next, runPipelines(redis, ops)).then(() => {
       metrics.records.inc({ topic: batch.topic }, batch.messages.length);
       metrics.batchSeconds.observe((Date.now() - startedMs) / 1000);
       metrics.recordLagSeconds.observe((Date.now() - Number(batch.messages[0]!.timestamp)) / 1000);
@@ -167,7 +179,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     // did not read, the fetched offset or the high watermark); such a batch is not committed past.
     if (stopping || payload.batchSize > 0 || payload.firstOffset === null) return;
     const next = String(BigInt(payload.lastOffset) + 1n);
-    void lanes.add(payload.topic, payload.partition, payload.firstOffset, next, runPipelines(redis, [appliedOffsetOp(k, payload.topic, payload.partition, payload.firstOffset, next)]));
+    void lanes.add(payload.topic, payload.partition, payload.firstOffset, next, writeAppliedOffset(payload.topic, payload.partition, payload.firstOffset, next, Promise.resolve()));
   });
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: options.partitionsConcurrently, eachBatch });
   return {
