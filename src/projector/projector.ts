@@ -50,8 +50,8 @@ const log = logger('projector');
  * at once; the consumer fetches on while Redis applies them, and a batch's offset is committed
  * only after Redis acknowledged it and every earlier batch of its partition (CommitLanes).
  * Replays are harmless (see actors/projections/read-models.ts).
- * Redis also keeps, per partition, the offset below which it holds every record, written
- * after each batch's calls. A Redis that lost data (restarted without persistence, restored
+ * Redis also keeps, per partition, the offset below which it holds every record, raised once
+ * a batch's calls all succeeded (see setAppliedOffsetLua). A Redis that lost data (restarted without persistence, restored
  * from an older copy, flushed) then holds less than the group committed, and those partitions
  * are projected again from what it holds: checked on every assignment and every redisLossCheckMs.
  */
@@ -139,13 +139,17 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     if (names.length === 0) return;
     const committed = await options.admin.fetchOffsets({ groupId, topics: names });
     const held = await redis.hgetall(k.appliedOffsets);
-    const lows = new Map<string, bigint>();
-    for (const topic of names) for (const p of await options.admin.fetchTopicOffsets(topic)) lows.set(appliedOffsetField(topic, p.partition), BigInt(p.low));
+    let lows: Map<string, bigint> | undefined; // asked only when a partition is rewound
     for (const { topic, partitions } of committed) {
       for (const { partition, offset } of partitions) {
         const field = appliedOffsetField(topic, partition);
         const holds = BigInt(held[field] ?? '0');
-        if (stopping || assigned !== mine || !mine[topic]?.includes(partition) || BigInt(offset) <= holds) continue;
+        if (BigInt(offset) <= holds) continue;
+        if (!lows) {
+          lows = new Map();
+          for (const name of names) for (const p of await options.admin.fetchTopicOffsets(name)) lows.set(appliedOffsetField(name, p.partition), BigInt(p.low));
+        }
+        if (stopping || assigned !== mine || !mine[topic]?.includes(partition)) continue;
         const low = lows.get(field) ?? 0n;
         if (low > holds) {
           // Retention removed the records below low: Redis cannot hold less than that.
