@@ -22,6 +22,11 @@ const levels: Record<number, keyof Logger> = {
 const expected: Array<(message: string, fields: Record<string, unknown>) => boolean> = [
   // The broker still writes the previous transaction's markers; kafkajs-patch.ts asks again.
   (message, fields) => message.startsWith('Response AddPartitionsToTxn') && String(fields.error).includes('another concurrent operation on the same transaction'),
+  // A coordinator still loading or moving (a fresh broker's first seconds): kafkajs asks again,
+  // and a lasting failure comes back as the request's own error.
+  (message, fields) =>
+    /^Response (GroupCoordinator|FindCoordinator|InitProducerId)\b/.test(message) &&
+    /coordinator (is not available|is loading)|not the correct coordinator/i.test(String(fields.error)),
   // Our transactional producers retry a bounded number of times on purpose: a send that still
   // fails aborts its batch's transaction, and the partition restarts from the committed state.
   (message) => message.startsWith('Limiting retries for the idempotent producer'),
