@@ -1,21 +1,24 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Partitioners } from 'kafkajs';
+import { Partitioners, type Producer } from 'kafkajs';
 import { CommandSender } from '../../src/kafka/command-sender.js';
 import { murmur2Partition } from '../../topics/commands.js';
 import { createTopic, testKafka, unique } from '../support/env.js';
 
 const kafka = testKafka('command-sender-test');
 
+/** As the API makes it (src/main.ts): idempotent, retrying without end. */
+async function createProducer(): Promise<Producer> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER }, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  return producer;
+}
+
 test('commands sent at once share produce requests; each gets its own partition (murmur2) and offset, where its record is', async () => {
   const topic = unique('commands');
   await createTopic(topic, 4);
   const sender = new CommandSender(
-    async () => {
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER }, createPartitioner: Partitioners.DefaultPartitioner });
-      await producer.connect();
-      return producer;
-    },
+    createProducer,
     topic,
     4,
   );
@@ -48,11 +51,9 @@ test('a send kafkajs gives up on fails its commands, and the next go through a n
   await createTopic(topic, 2);
   let created = 0;
   const sender = new CommandSender(
-    async () => {
+    () => {
       created++;
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER }, createPartitioner: Partitioners.DefaultPartitioner });
-      await producer.connect();
-      return producer;
+      return createProducer();
     },
     topic,
     2,
