@@ -16,14 +16,15 @@ export const commandsTopic = (partitions: number, prefix = ''): TopicSpec => ({
  * hold up its partition. Means the same with and without the u flag: TypeBox compiles patterns
  * without it, ajv with it.
  */
-const wellFormedChar = '[^\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]';
+const surrogatePair = '[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]';
+const wellFormedChar = `[^\\uD800-\\uDFFF]|${surrogatePair}`;
 const wellFormedText = (minLength: number, maxLength: number) => Type.String({ minLength, maxLength, pattern: `^(?:${wellFormedChar})+$` });
 /**
  * A client's account id: well-formed, no control characters. The changelog's restore marker is
  * keyed "\u0000restore-marker", and an account of that id would have its snapshots skipped by
  * restores and compacted away.
  */
-export const AggregateId = Type.String({ minLength: 1, maxLength: 64, pattern: '^(?:[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])+$' });
+export const AggregateId = Type.String({ minLength: 1, maxLength: 64, pattern: `^(?:[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]|${surrogatePair})+$` });
 /** The saga's commands carry ids and times as the topics held them before the stricter checks. */
 const StoredAggregateId = Type.String({ minLength: 1, maxLength: 64 });
 /** Room for the saga's derived ids: refund:credit:<aggregateId>:<seq> is at most 95 characters. */

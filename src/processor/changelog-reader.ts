@@ -1,6 +1,7 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { logger } from '../log.js';
 import { unlessStopped } from '../kafka/unless-stopped.js';
+import { watchCrashes } from '../kafka/crashes.js';
 
 const log = logger('changelog-reader');
 
@@ -21,8 +22,8 @@ export class ChangelogReader {
   private readonly jobs = new Map<number, ReadJob>();
   private readonly consumer: Consumer;
   private started: Promise<void> | undefined;
-  /** Set when its consumer crashed and kafkajs will not restart it: no restore can succeed any more. */
-  stoppedForGood: string | undefined;
+  /** Set once its consumer crashed and kafkajs will not restart it: no restore can succeed any more. */
+  stoppedForGood: () => string | undefined = () => undefined;
 
   constructor(
     kafka: Kafka,
@@ -52,10 +53,8 @@ export class ChangelogReader {
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     const joined = new Promise<void>((resolve) => this.consumer.on(this.consumer.events.GROUP_JOIN, () => resolve()));
     // A consumer kafkajs does not restart would leave every restore waiting for good.
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart) return;
-      this.stoppedForGood = `the changelog reader crashed: ${String(payload.error)}`;
-      for (const partition of [...this.jobs.keys()]) this.finish(partition, new Error(this.stoppedForGood));
+    this.stoppedForGood = watchCrashes(this.consumer, log, (reason) => {
+      for (const partition of [...this.jobs.keys()]) this.finish(partition, new Error(`the changelog reader crashed: ${reason}`));
     });
     await this.consumer.run({
       autoCommit: false,

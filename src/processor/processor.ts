@@ -5,6 +5,7 @@ import { start, stop as stopActor, type Ref } from 'nact';
 import type { Topology } from '../../topics/index.js';
 import { retriable } from '../kafka/retry.js';
 import { unlessStopped } from '../kafka/unless-stopped.js';
+import { watchCrashes } from '../kafka/crashes.js';
 import { logger } from '../log.js';
 import { processorMetrics as metrics } from '../metrics.js';
 import { ChangelogReader } from './changelog-reader.js';
@@ -196,11 +197,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.batchSize === 0 && payload.firstOffset !== null) workers.get(payload.partition)?.worker.skip(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
   });
-  let stoppedForGood: string | undefined;
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    log.error('consumer crashed', { error: String(payload.error), restart: payload.restart });
-    if (!payload.restart) stoppedForGood = String(payload.error);
-  });
+  const stoppedForGood = watchCrashes(consumer, log);
 
   await consumer.connect();
   await consumer.subscribe({ topic: topics.commands.name, fromBeginning: true });
@@ -221,7 +218,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       stopActor(actorSystem as never);
     },
     check: async () => {
-      const failure = stoppedForGood ?? reader.stoppedForGood;
+      const failure = stoppedForGood() ?? reader.stoppedForGood();
       if (failure !== undefined) throw new Error(`processing stopped for good, restart the process: ${failure}`);
       for (const [partition, { sinceMs, error }] of openFailures) {
         if (Date.now() - sinceMs >= openFailingReportMs) throw new Error(`partition ${partition} has failed to open for ${Math.round((Date.now() - sinceMs) / 1000)} s: ${error}`);

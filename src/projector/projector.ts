@@ -10,6 +10,7 @@ import type { Topology } from '../../topics/index.js';
 import { logger } from '../log.js';
 import { withTimeout } from '../timeout.js';
 import { retriable } from '../kafka/retry.js';
+import { watchCrashes } from '../kafka/crashes.js';
 import { produceChunkBytesMax } from '../processor/batch-output.js';
 import { CommitLanes } from './commit-lanes.js';
 import { projectorMetrics as metrics } from '../metrics.js';
@@ -170,11 +171,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     assigned = payload.memberAssignment;
     rewindWhereRedisLost();
   });
-  let stoppedForGood: string | undefined;
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    log.error('consumer crashed', { error: String(payload.error), restart: payload.restart });
-    if (!payload.restart) stoppedForGood = String(payload.error);
-  });
+  const stoppedForGood = watchCrashes(consumer, log);
   const lossCheck = setInterval(rewindWhereRedisLost, redisLossCheckMs);
   // kafkajs resolves a batch of only transaction markers itself, without eachBatch: its offset
   // is committed here, in order with the partition's other batches.
@@ -195,7 +192,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       stop(system as never);
     },
     check: async () => {
-      if (stoppedForGood !== undefined) throw new Error(`projecting stopped for good, restart the process: ${stoppedForGood}`);
+      const failure = stoppedForGood();
+      if (failure !== undefined) throw new Error(`projecting stopped for good, restart the process: ${failure}`);
       const stalled = lanes.stalled(stalledReportMs);
       if (stalled.length > 0) {
         const { topic, partition, sinceMs, error } = stalled[0]!;
