@@ -1,9 +1,11 @@
 import { isIP } from 'node:net';
 /** Configuration from the environment (see the README's table). Invalid values fail fast. */
 export interface Config {
-  /** Unset means: start (or reuse) the local stack. */
+  /** Unset means: start (or reuse) the local stack, if localStack. */
   readonly kafkaBrokers: string[] | undefined;
   readonly redisUrl: string | undefined;
+  /** LOCAL_STACK: may a missing KAFKA_BROKERS / REDIS_URL be a local server started for this process? Not under NODE_ENV=production. */
+  readonly localStack: boolean;
   readonly httpPort: number;
   readonly httpHost: string;
   readonly dataDir: string;
@@ -40,6 +42,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
     redisUrl: env.REDIS_URL || undefined,
+    localStack: flagFromEnv(env, 'LOCAL_STACK', env.NODE_ENV !== 'production'),
     httpPort: intFromEnv(env, 'HTTP_PORT', 8080, 0, 65_535),
     httpHost: env.HTTP_HOST ?? '0.0.0.0',
     dataDir: env.DATA_DIR ?? './data',
@@ -70,9 +73,24 @@ function trustProxyFromEnv(raw: string | undefined): string[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   const entries = raw.split(',').map((entry) => entry.trim());
   const named = ['loopback', 'linklocal', 'uniquelocal'];
-  const bad = entries.find((entry) => !named.includes(entry) && isIP(entry.split('/')[0] ?? '') === 0);
+  const bad = entries.find((entry) => !named.includes(entry) && !isAddressOrCidr(entry));
   if (bad !== undefined) throw new Error(`TRUST_PROXY must be a comma list of addresses, CIDRs, ${named.join(', ')}; got "${bad}"`);
   return entries;
+}
+
+/** 10.0.0.1, fd00::1, 10.0.0.0/8, fd00::/8: a prefix within the address's bits (fastify would throw only when starting). */
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+function flagFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== '0' && raw !== '1') throw new Error(`${name} must be 0 or 1, got "${raw}"`);
+  return raw === '1';
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

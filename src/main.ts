@@ -48,10 +48,12 @@ async function main(): Promise<void> {
   // Then what they used, in reverse order of opening.
   const closers: Array<() => Promise<unknown>> = [];
   const shutdown = onceShutdown(roleStops, closers);
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  // process.on, not once: a second signal (Ctrl-C reaches npm and node both) would otherwise kill the drain.
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-  const stack = await acquireStack(join(config.dataDir, 'stack'), config);
+  const needsRedis = roles.includes('projector') || roles.includes('api');
+  const stack = await acquireStack(join(config.dataDir, 'stack'), config, { redis: needsRedis });
   closers.push(() => stack.stop());
   log.info('stack ready', { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl });
 
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
 function onceShutdown(roleStops: Array<() => Promise<unknown>>, closers: Array<() => Promise<unknown>>): (reason: string) => Promise<void> {
   let started = false;
   return async (reason) => {
-    if (started) return;
+    if (started) return log.info('already shutting down', { reason });
     started = true;
     log.info('shutting down', { reason });
     const timer = setTimeout(() => {

@@ -11,7 +11,7 @@ async function main(verb: string | undefined): Promise<number> {
   switch (verb) {
     case 'up': {
       const state = await stackUp(dir);
-      // Shell-evaluable: eval "$(npm run -s stack -- up)"
+      // NAME=value lines: export $(npm run -s stack -- up) puts them in the environment of what the shell runs next
       console.log(`KAFKA_BROKERS=${state.kafka.brokers}`);
       console.log(`REDIS_URL=${state.redis.url}`);
       return 0;

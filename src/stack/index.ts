@@ -20,20 +20,30 @@ const stateFile = (dir: string) => join(dir, 'stack.json');
 
 /**
  * Servers for this process: KAFKA_BROKERS / REDIS_URL when given, else a stack that
- * `npm run stack -- up` left running in dir, else new servers tied to this process.
+ * `npm run stack -- up` left running in dir, else (when env.localStack allows it) new servers
+ * tied to this process. need.redis false: no Redis is looked for or started (redisUrl is then '').
  */
-export async function acquireStack(dir: string, env: { kafkaBrokers?: string[] | undefined; redisUrl?: string | undefined }): Promise<Stack> {
+export async function acquireStack(
+  dir: string,
+  env: { kafkaBrokers?: string[] | undefined; redisUrl?: string | undefined; localStack?: boolean },
+  need: { redis: boolean } = { redis: true },
+): Promise<Stack> {
   const background = runningStack(dir);
   const stops: Array<() => Promise<void>> = [];
   let kafkaBrokers = env.kafkaBrokers?.join(',') ?? background?.kafka.brokers;
-  let redisUrl = env.redisUrl ?? background?.redis.url;
+  let redisUrl = need.redis ? (env.redisUrl ?? background?.redis.url) : '';
+  // A deployment that forgot a variable must not run on a private, empty server of its own.
+  const missing = [!kafkaBrokers && 'KAFKA_BROKERS', redisUrl === undefined && 'REDIS_URL'].filter(Boolean);
+  if (missing.length > 0 && env.localStack === false) {
+    throw new Error(`${missing.join(' and ')} not set, and LOCAL_STACK=0 starts no local Kafka or Redis`);
+  }
   try {
     if (!kafkaBrokers) {
       const kafka = await startKafka(join(dir, 'kafka'));
       stops.push(() => stopPid(kafka.process.pid));
       kafkaBrokers = kafka.brokers;
     }
-    if (!redisUrl) {
+    if (redisUrl === undefined) {
       const redis = await startRedis(join(dir, 'redis'));
       stops.push(() => stopPid(redis.process.pid));
       redisUrl = redis.url;

@@ -27,6 +27,17 @@ test('TRUST_PROXY: unset trusts no proxy; a list of addresses and CIDRs; anythin
   assert.equal(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,loopback,fd00::/8' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', 'loopback', 'fd00::/8']);
   assert.throws(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,proxy.local' }), /TRUST_PROXY .*got "proxy.local"/);
   assert.throws(() => loadConfig({ TRUST_PROXY: '2' }), /TRUST_PROXY/);
+  assert.throws(() => loadConfig({ TRUST_PROXY: '10.0.0.0/99' }), /TRUST_PROXY .*got "10.0.0.0\/99"/);
+  assert.throws(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8/8' }), /TRUST_PROXY/);
+  assert.equal(loadConfig({ TRUST_PROXY: 'fd00::/128' }).trustProxy, ['fd00::/128']);
+});
+
+test('LOCAL_STACK: on by default, off under NODE_ENV=production, 0 or 1 when set', () => {
+  assert.is(loadConfig({}).localStack, true);
+  assert.is(loadConfig({ NODE_ENV: 'production' }).localStack, false);
+  assert.is(loadConfig({ NODE_ENV: 'production', LOCAL_STACK: '1' }).localStack, true);
+  assert.is(loadConfig({ LOCAL_STACK: '0' }).localStack, false);
+  assert.throws(() => loadConfig({ LOCAL_STACK: 'yes' }), /LOCAL_STACK must be 0 or 1, got "yes"/);
 });
 
 test.run();
