@@ -1,5 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { logger } from '../log.js';
+
+const log = logger('http');
 
 /** An RFC 9457 problem body: every error answer of the API has this shape. */
 export const Problem = Type.Object({
@@ -34,7 +37,7 @@ export function problem(reply: FastifyReply, status: number, detail: string, ext
 
 /** 400 naming the field for schema failures, 503 for Redis/Kafka, the status of other HTTP errors. */
 export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err.validation) {
       const [first] = err.validation;
       const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
@@ -43,7 +46,8 @@ export function installErrorHandler(app: FastifyInstance): void {
       return problem(reply, 400, `${field} ${first?.message ?? 'is invalid'}`, { field });
     }
     const status = err.statusCode ?? 500;
-    if (status >= 500 && !(err instanceof Unavailable)) reply.log?.error?.(err);
+    // A bug: the client gets "internal error", the log gets what happened (fastify's own logger is off).
+    if (status >= 500 && !(err instanceof Unavailable)) log.error('request failed', { method: req.method, url: req.url.split('?')[0], error: err.stack ?? String(err) });
     // fastify's content-type and body parsing errors (FST_ERR_CTP_*): the body is what is wrong.
     const field = err.code?.startsWith('FST_ERR_CTP_') ? 'body' : undefined;
     return problem(reply, status, status === 500 ? 'internal error' : err.message, field ? { field } : {});

@@ -2,11 +2,28 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import { installErrorHandler, problem } from './problem.js';
 
 export const bodyLimitBytes = 64 * 1024;
+/**
+ * A request (body included) must arrive within this; longer waits of its own (WAIT_MAX_MS, at
+ * most 15 s) come after it has arrived. Without it a client sending its body slowly held a
+ * socket, and with it the shutdown, indefinitely.
+ */
+export const requestTimeoutMs = 20_000;
+/** An idle keep-alive connection is closed after this. */
+const keepAliveTimeoutMs = 5_000;
 
 /** The HTTP app: each route group is a plugin carrying its own schemas. */
 export function buildHttpServer(plugins: FastifyPluginAsync[], trustProxy?: string[]): FastifyInstance {
   // Requests that come while closing get our 503 problem body, not fastify's own.
-  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, return503OnClosing: false, trustProxy: trustProxy ?? false });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: bodyLimitBytes,
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    // On close, idle keep-alive connections are closed at once; busy ones finish their request.
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
+    trustProxy: trustProxy ?? false,
+  });
   let closing = false;
   app.addHook('preClose', async () => void (closing = true));
   app.addHook('onRequest', async (_req, reply) => {
