@@ -11,11 +11,13 @@ import type { VersionWaiter } from './version-waiter.js';
 import type { AccountCache } from './account-cache.js';
 import { clientKey, overLimit, type RateLimit } from './rate-limit.js';
 import type { Redis } from 'ioredis';
-import { logger } from '../log.js';
+import { logger, throttledLog } from '../log.js';
 import { apiMetrics } from '../metrics.js';
 import { withTimeout } from '../timeout.js';
 
 const log = logger('api');
+/** During an outage these repeat per request or per retry: a line per 10 s, with how many were left out. */
+const logRepeated = throttledLog(log, 10_000);
 
 export interface ApiOptions {
   readonly readModels: ReadModels;
@@ -144,7 +146,7 @@ export const apiRoutes =
         const sent = await withTimeout(send, commandSendTimeoutMs, 'kafka did not acknowledge the command').catch((err: Error) => err);
         if (sent instanceof Error) {
           // Perhaps written all the same: the client retries with this commandId, and the processor answers a duplicate.
-          log.warn('producing a command failed', { commandId: command.commandId, error: sent.message });
+          logRepeated('warn', 'send', 'producing a command failed', { commandId: command.commandId, error: sent.message });
           return problem(reply, 503, `kafka unavailable: ${sent.message}; the command may have been written: retry with commandId ${command.commandId}`, { commandId: command.commandId });
         }
         const accepted = { commandId: command.commandId, partition: sent.partition, offset: sent.offset };
@@ -154,7 +156,7 @@ export const apiRoutes =
         resultWaiters++;
         const result = await pollResult(o.readModels, command.commandId, command.aggregateId, startedMs + o.waitMaxMs)
           .catch((err: unknown) => {
-            log.warn('waiting for a command result failed; answering pending', { commandId: command.commandId, error: String(err) });
+            logRepeated('warn', 'result', 'waiting for a command result failed; answering pending', { commandId: command.commandId, error: String(err) });
             return undefined;
           })
           .finally(() => resultWaiters--);

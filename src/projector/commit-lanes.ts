@@ -1,5 +1,5 @@
 import type { TopicPartitionOffsetAndMetadata } from 'kafkajs';
-import { logger } from '../log.js';
+import { logger, throttledLog } from '../log.js';
 import { unlessStopped } from '../kafka/unless-stopped.js';
 
 /** What the lanes need of the consumer: committing offsets, and fetching a partition again. */
@@ -37,6 +37,8 @@ interface Lane {
 }
 
 const log = logger('projector');
+/** During an outage these repeat per request or per retry: a line per 10 s, with how many were left out. */
+const logRepeated = throttledLog(log, 10_000);
 const laneKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /**
@@ -165,7 +167,7 @@ export class CommitLanes {
   private fail(lane: Lane, topic: string, partition: number, err: unknown): void {
     lane.failing = { sinceMs: lane.failing?.sinceMs ?? Date.now(), error: String(err) };
     this.dropQueued(lane);
-    log.warn('redis failed a batch; fetching the partition again from its last applied offset after a pause', { topic, partition, offset: lane.resume, error: String(err) });
+    logRepeated('warn', `${topic}:${partition}`, 'redis failed a batch; fetching the partition again from its last applied offset after a pause', { topic, partition, offset: lane.resume, error: String(err) });
     if (lane.resume !== undefined) this.refetch(lane, topic, partition, lane.resume);
     unlessStopped(() => this.consumer.pause([{ topic, partitions: [partition] }]));
     setTimeout(() => unlessStopped(() => this.consumer.resume([{ topic, partitions: [partition] }])), failureRetryDelayMs).unref();
