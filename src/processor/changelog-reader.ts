@@ -2,8 +2,11 @@ import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { logger } from '../log.js';
 import { unlessStopped } from '../kafka/unless-stopped.js';
 import { watchCrashes } from '../kafka/crashes.js';
+import { withTimeout } from '../timeout.js';
 
 const log = logger('changelog-reader');
+/** Joining its own one-member group takes a second or two; a broker that does not answer fails the restore instead. */
+const joinTimeoutMs = 60_000;
 
 interface ReadJob {
   readonly fromOffset: bigint;
@@ -35,7 +38,12 @@ export class ChangelogReader {
 
   /** Reads [fromOffset, untilOffset] of the partition, handing over committed records in order. */
   async read(partition: number, fromOffset: bigint, untilOffset: bigint, onMessages: ReadJob['onMessages']): Promise<void> {
-    await (this.started ??= this.start());
+    // A start that failed (Kafka unreachable, the join timed out) is tried again by the next read.
+    await (this.started ??= this.start().catch(async (err: unknown) => {
+      await this.consumer.disconnect().catch(() => undefined);
+      this.started = undefined;
+      throw err;
+    }));
     if (this.jobs.has(partition)) throw new Error(`changelog partition ${partition} is already being read`);
     await new Promise<void>((resolve, reject) => {
       this.jobs.set(partition, { fromOffset, untilOffset, onMessages, done: (err) => (err ? reject(err) : resolve()) });
@@ -77,7 +85,7 @@ export class ChangelogReader {
         }
       },
     });
-    await joined;
+    await withTimeout(joined, joinTimeoutMs, 'the changelog reader did not join its group');
     log.debug('ready', { topic: this.topic });
   }
 
