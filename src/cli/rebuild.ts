@@ -26,6 +26,8 @@ async function main(): Promise<void> {
   const kafka = createKafka(stack.kafkaBrokers.split(','), `${config.appId}-rebuild`);
   const admin = kafka.admin();
   const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1 });
+  // Failures surface as the calls' errors; without a listener ioredis prints each one as unhandled.
+  redis.on('error', () => undefined);
   const topics = topology(config.appId, config.partitions, config.topicPrefix);
   const groupId = `${config.appId}-projector`;
   const sources = [topics.events.name, topics.commandResults.name];
@@ -44,6 +46,11 @@ async function main(): Promise<void> {
       const { done, complete } = await reached(admin, groupId, sources, ends);
       progress(done, total, Date.now() - startedMs);
       if (complete) break;
+      // A partition that cannot go on (Redis down or full for 30 s, a gap): fail instead of waiting for ever.
+      await projector.check().catch(async (err: unknown) => {
+        await projector.stop();
+        throw new Error(`the rebuild cannot go on: ${err instanceof Error ? err.message : String(err)}`);
+      });
       await new Promise((resolve) => setTimeout(resolve, progressEveryMs));
     }
     await projector.stop();
