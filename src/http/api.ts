@@ -36,6 +36,10 @@ const resultPollMs = 25;
 export const commandSendTimeoutMs = 10_000;
 /** Sends not yet acknowledged (those whose POST gave up included); beyond, a POST answers 503 without sending. */
 export const sendsInFlightMax = 10_000;
+/** The same per partition: one without a leader (its sends retry until it has one) fills only its own share. */
+export const sendsInFlightPerPartitionMax = 2_000;
+/** The same in bytes of command bodies (a body is at most 64 KiB). */
+export const sendBytesInFlightMax = 64 * 1024 * 1024;
 /** POST ?wait=true requests polling for their result at once; beyond, a POST answers 202 pending without waiting. */
 export const resultWaitersMax = 1_000;
 
@@ -47,6 +51,7 @@ export const apiRoutes =
     const problems = { 400: Problem, 404: Problem, 409: Problem, 503: Problem };
     let resultWaiters = 0;
     let sendsInFlight = 0;
+    let sendBytesInFlight = 0;
 
     app.get<{ Params: { id: string }; Querystring: { minVersion?: number } }>(
       '/accounts/:id',
@@ -137,12 +142,24 @@ export const apiRoutes =
           return problem(reply, 400, `body.${checked.reason}`, { field });
         }
         const command = checked.value;
-        if (sendsInFlight >= sendsInFlightMax) {
-          return problem(reply, 503, `kafka unavailable: ${sendsInFlight} commands wait for it already; retry with commandId ${command.commandId}`, { commandId: command.commandId });
+        const value = encodeCommand(command);
+        const waiting = o.sender.waiting(command.aggregateId);
+        const backlog =
+          sendsInFlight >= sendsInFlightMax || sendBytesInFlight + value.length > sendBytesInFlightMax
+            ? `${sendsInFlight} commands (${sendBytesInFlight} bytes) wait for it already`
+            : waiting.commands >= sendsInFlightPerPartitionMax
+              ? `${waiting.commands} commands for partition ${waiting.partition} wait for it already`
+              : undefined;
+        if (backlog !== undefined) {
+          return problem(reply, 503, `kafka unavailable: ${backlog}; retry with commandId ${command.commandId}`, { commandId: command.commandId });
         }
         const startedMs = Date.now();
         sendsInFlight++;
-        const send = o.sender.send(command.aggregateId, encodeCommand(command)).finally(() => sendsInFlight--);
+        sendBytesInFlight += value.length;
+        const send = o.sender.send(command.aggregateId, value).finally(() => {
+          sendsInFlight--;
+          sendBytesInFlight -= value.length;
+        });
         const sent = await withTimeout(send, commandSendTimeoutMs, 'kafka did not acknowledge the command').catch((err: Error) => err);
         if (sent instanceof Error) {
           // Perhaps written all the same: the client retries with this commandId, and the processor answers a duplicate.

@@ -19,6 +19,13 @@ interface Queued {
   readonly reject: (err: unknown) => void;
 }
 
+interface Lane {
+  queue: Queued[];
+  sending: boolean;
+  /** Commands in the request in flight. */
+  inRequest: number;
+}
+
 const log = logger('api');
 
 /**
@@ -38,7 +45,7 @@ const log = logger('api');
  * starts new sequences.
  */
 export class CommandSender {
-  private readonly partitions = new Map<number, { queue: Queued[]; sending: boolean }>();
+  private readonly partitions = new Map<number, Lane>();
   private producer: Promise<Producer>;
   /** Produce requests made: fewer than commands when they were batched. */
   requests = 0;
@@ -62,21 +69,29 @@ export class CommandSender {
     return producer;
   }
 
+  /** The partition a command keyed so goes to, and how many of its commands Kafka has not acknowledged yet (queued or in a request). */
+  waiting(key: string): { partition: number; commands: number } {
+    const partition = murmur2Partition(Buffer.from(key), this.partitionCount);
+    const lane = this.partitions.get(partition);
+    return { partition, commands: lane ? lane.queue.length + lane.inRequest : 0 };
+  }
+
   /** Resolves once Kafka acknowledged the command, or rejects with the send's error (it may have been written all the same). */
   send(key: string, value: Buffer): Promise<Sent> {
     const partition = murmur2Partition(Buffer.from(key), this.partitionCount);
     let lane = this.partitions.get(partition);
-    if (!lane) this.partitions.set(partition, (lane = { queue: [], sending: false }));
+    if (!lane) this.partitions.set(partition, (lane = { queue: [], sending: false, inRequest: 0 }));
     const { queue } = lane;
     const sent = new Promise<Sent>((resolve, reject) => queue.push({ key, value, resolve, reject }));
     if (!lane.sending) void this.drain(partition, lane);
     return sent;
   }
 
-  private async drain(partition: number, lane: { queue: Queued[]; sending: boolean }): Promise<void> {
+  private async drain(partition: number, lane: Lane): Promise<void> {
     lane.sending = true;
     while (lane.queue.length > 0) {
       const batch = take(lane.queue);
+      lane.inRequest = batch.length;
       this.requests++;
       const producer = this.producer;
       try {
@@ -89,6 +104,7 @@ export class CommandSender {
         for (const command of batch) command.reject(err);
         this.replace(producer, err);
       }
+      lane.inRequest = 0;
     }
     lane.sending = false;
   }

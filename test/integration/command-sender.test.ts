@@ -24,9 +24,17 @@ test('commands sent at once share produce requests; each gets its own partition 
   );
   const count = 600;
   try {
-    const sent = await Promise.all(Array.from({ length: count }, (_, i) => sender.send(`acc-${i % 50}`, Buffer.from(`command ${i}`))));
+    const sending = Array.from({ length: count }, (_, i) => sender.send(`acc-${i % 50}`, Buffer.from(`command ${i}`)));
+    // Not acknowledged yet: every command of a partition counts, queued or in its request (the API's per-partition bound).
+    const partitionOf = (i: number) => murmur2Partition(Buffer.from(`acc-${i % 50}`), 4);
+    for (let partition = 0; partition < 4; partition++) {
+      const commands = Array.from({ length: count }, (_, i) => i).filter((i) => partitionOf(i) === partition);
+      if (commands.length > 0) assert.equal(sender.waiting(`acc-${commands[0]! % 50}`), { partition, commands: commands.length }, `waiting on partition ${partition}`);
+    }
+    const sent = await Promise.all(sending);
+    assert.equal(sender.waiting('acc-0').commands, 0, 'nothing waits once acknowledged');
     assert.ok(sender.requests <= 3 * 4, `${sender.requests} produce requests for ${count} commands`);
-    sent.forEach(({ partition }, i) => assert.is(partition, murmur2Partition(Buffer.from(`acc-${i % 50}`), 4), `partition of command ${i}`));
+    sent.forEach(({ partition }, i) => assert.is(partition, partitionOf(i), `partition of command ${i}`));
     assert.is(new Set(sent.map(({ partition, offset }) => `${partition}@${offset}`)).size, count, 'no two commands at one offset');
 
     const at = new Map<string, string>();
