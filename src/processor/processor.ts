@@ -33,8 +33,10 @@ export interface Processor {
 const log = logger('processor');
 /** On stop, how long accepted batches get to commit before the workers close. */
 const stopDrainWaitMs = 10_000;
-/** A partition that has failed to open (restore, store, producer) this long makes /health report the processor down. */
+/** A partition that has failed to open (restore, store, producer), or failed its batches without a commit, this long makes /health report the processor down. */
 export const openFailingReportMs = 60_000;
+/** The longest pause before a failed partition is fetched again; the first is 1 s, doubling with each failure at the same offset. */
+const failureRetryDelayMaxMs = 30_000;
 
 /**
  * The processor role: a consumer group on `commands`, one PartitionWorker per assigned partition,
@@ -50,6 +52,13 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   let assigned = new Set<number>();
   /** Partitions whose worker failed to open, since when and why; cleared when one opens. */
   const openFailures = new Map<number, { sinceMs: number; error: string }>();
+  /**
+   * Partitions whose batches failed and have not committed since: when the first failed, the
+   * offset they failed at, how many failed. Cleared by a commit past that offset.
+   */
+  const batchFailures = new Map<number, { sinceMs: number; error: string; offset: bigint; count: number }>();
+  /** Partitions paused after a failed batch, until their retry is due. */
+  const backingOff = new Set<number>();
 
   const consumer: Consumer = kafka.consumer({
     groupId,
@@ -167,8 +176,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (full) {
       const topicPartitions = [{ topic: topics.commands.name, partitions: [partition] }];
       consumer.pause(topicPartitions);
-      // Also when the worker closes: a new one takes over.
-      worker.whenRoom(() => unlessStopped(() => consumer.resume(topicPartitions)));
+      // Also when the worker closes: a new one takes over (after the backoff, if it failed).
+      worker.whenRoom(() => void (backingOff.has(partition) || unlessStopped(() => consumer.resume(topicPartitions))));
     }
     updateLiveActors();
   }
@@ -179,9 +188,25 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
    */
   async function failed(partition: number, worker: PartitionWorker, err: unknown): Promise<void> {
     if (workers.get(partition)?.worker !== worker) return;
-    log.warn('batch failed; dropping the partition state, fetching again from the committed offset', { partition, offset: String(worker.resumeOffset), error: String(err) });
+    const offset = worker.resumeOffset;
+    const previous = batchFailures.get(partition);
+    const failure = previous && previous.offset === offset ? { ...previous, error: String(err), count: previous.count + 1 } : { sinceMs: Date.now(), error: String(err), offset, count: 1 };
+    batchFailures.set(partition, failure);
+    // Each retry opens a worker anew (a producer, a restore): a batch that fails every time is
+    // retried after 1, 2, 4 ... up to 30 s, not several times a second.
+    const retryInMs = Math.min(failureRetryDelayMaxMs, 1_000 * 2 ** (failure.count - 1));
+    log.warn('batch failed; dropping the partition state, fetching again from the committed offset', { partition, offset: String(offset), failures: failure.count, retryInMs, error: String(err) });
+    const topicPartitions = [{ topic: topics.commands.name, partitions: [partition] }];
     // Synchronously, before any other batch of this partition: it finds no worker and a pending seek (isStale).
-    unlessStopped(() => consumer.seek({ topic: topics.commands.name, partition, offset: worker.resumeOffset.toString() }));
+    unlessStopped(() => {
+      consumer.seek({ topic: topics.commands.name, partition, offset: offset.toString() });
+      consumer.pause(topicPartitions);
+    });
+    backingOff.add(partition);
+    setTimeout(() => {
+      backingOff.delete(partition);
+      unlessStopped(() => consumer.resume(topicPartitions));
+    }, retryInMs).unref();
     await closeWorker(partition);
   }
 
@@ -190,6 +215,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     log.info('partitions assigned', { partitions: [...assigned].sort((a, b) => a - b) });
     for (const partition of workers.keys()) if (!assigned.has(partition)) void closeWorker(partition);
     for (const partition of openFailures.keys()) if (!assigned.has(partition)) openFailures.delete(partition);
+    for (const partition of batchFailures.keys()) if (!assigned.has(partition)) batchFailures.delete(partition);
   });
   // kafkajs hands a batch of only transaction markers to no eachBatch; its offsets go with the
   // partition's next commit. Not one with no record at or after the fetched offset (no first
@@ -222,6 +248,14 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       if (failure !== undefined) throw new Error(`processing stopped for good, restart the process: ${failure}`);
       for (const [partition, { sinceMs, error }] of openFailures) {
         if (Date.now() - sinceMs >= openFailingReportMs) throw new Error(`partition ${partition} has failed to open for ${Math.round((Date.now() - sinceMs) / 1000)} s: ${error}`);
+      }
+      for (const [partition, { sinceMs, error, offset, count }] of batchFailures) {
+        const worker = workers.get(partition)?.worker;
+        if (worker && worker.resumeOffset > offset) batchFailures.delete(partition); // committed past it
+        // More than once: a single failure whose retry found only transaction markers (no worker to commit them) is no stall.
+        else if (count > 1 && Date.now() - sinceMs >= openFailingReportMs) {
+          throw new Error(`partition ${partition} has failed ${count} batches at offset ${offset} for ${Math.round((Date.now() - sinceMs) / 1000)} s, none committed: ${error}`);
+        }
       }
     },
   };

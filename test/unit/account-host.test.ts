@@ -363,6 +363,23 @@ test('a throwing command is not remembered: a retry throws again rather than bei
   assert.match(second.outcome.deadLetter?.reason ?? '', /^decider threw: TypeError/);
 });
 
+test('a credit whose decider throws refunds the source: the money it debited is not lost', () => {
+  const corrupt = { version: 5, state: null, recent: [] } as never as AggregateSnapshot;
+  const credit = cmd.credit('acc-2', 'acc-1', 100, 'EUR', 't-1', { commandId: 'credit:acc-1:3' });
+  const { snapshot, outcome } = handleCommand(corrupt, credit, receivedAtMs);
+  assert.is(outcome.deadLetter?.kind, 'decider-error');
+  assert.equal(outcome.events, []);
+  assert.is(snapshot, corrupt);
+  assert.is(outcome.followUps.length, 1);
+  const [refund] = outcome.followUps;
+  assert.equal(
+    { type: refund!.type, commandId: refund!.commandId, aggregateId: refund!.aggregateId, payload: refund!.payload },
+    { type: 'RefundTransfer', commandId: 'refund:credit:acc-1:3', aggregateId: 'acc-1', payload: { amount: 100, reason: 'unknown account', transferId: 't-1', toAccountId: 'acc-2' } },
+  );
+  // Any other command that throws makes no follow-up.
+  assert.equal(handleCommand(corrupt, cmd.deposit('acc-2', 100, { commandId: 'd-1' }), receivedAtMs).outcome.followUps, []);
+});
+
 test('a snapshot whose state is corrupt: decide throws, error captured', () => {
   const corrupt = { version: 5, state: null, recent: [] } as never as AggregateSnapshot;
   const { snapshot, outcome } = handleCommand(corrupt, cmd.close('acc-1', { commandId: 'c-x' }), receivedAtMs);

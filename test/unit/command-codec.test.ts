@@ -3,10 +3,11 @@ import { test } from 'uvu';
 import { eventCodec } from '../../topics/events.js';
 import { restoreMarkerKey } from '../../topics/aggregates-changelog.js';
 import * as assert from 'uvu/assert';
-import { decodeCommand, encodeCommand, OpenAccount, type Command, murmur2, murmur2Partition } from '../../topics/commands.js';
+import { checkPublicCommand, decodeCommand, encodeCommand, OpenAccount, type Command, murmur2, murmur2Partition } from '../../topics/commands.js';
 import { cmd } from '../support/given.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+const encodeCommandObject = (command: Command): unknown => JSON.parse(encodeCommand(command).toString());
 const key = (aggregateId: string) => Buffer.from(aggregateId);
 const deposit = { commandId: 'c-1', type: 'Deposit', aggregateId: 'acc-1', payload: { amount: 500 }, issuedAt: '2026-01-01T00:00:00Z' };
 const encodedOpen = (payload: { ownerId: string }) => ({ ...deposit, type: 'OpenAccount', payload: { currency: 'EUR', ...payload } });
@@ -30,6 +31,20 @@ test('the internal saga commands decode too', () => {
   const refund = cmd.refund('acc-1', 'acc-2', 100, 'currency mismatch', 't-1', { commandId: 'refund:credit:acc-1:3' });
   assert.equal(decodeCommand(key('acc-2'), encodeCommand(credit)), { ok: true, value: credit });
   assert.equal(decodeCommand(key('acc-1'), encodeCommand(refund)), { ok: true, value: refund });
+});
+
+test('the saga\'s commandId prefixes are reserved: a client command may not take a credit\'s id first, a saga command needs one', () => {
+  // Taken first by a client, the real credit would be answered as a duplicate and its money lost.
+  for (const commandId of ['credit:acc-1:3', 'refund:credit:acc-1:3']) {
+    const decoded = decodeCommand(key('acc-1'), encodeCommand(cmd.deposit('acc-1', 5, { commandId })));
+    assert.equal(decoded, { ok: false, reason: 'commandId: the prefixes "credit:" and "refund:" are reserved for the transfer saga', commandId });
+    assert.equal(checkPublicCommand({ ...deposit, commandId }), decoded);
+  }
+  assert.equal(decodeCommand(key('acc-1'), encodeCommand(cmd.deposit('acc-1', 5, { commandId: 'credited:1' }))).ok, true);
+  const credit = cmd.credit('acc-2', 'acc-1', 100, 'EUR', 't-1', { commandId: 'c-9' });
+  assert.equal(decodeCommand(key('acc-2'), encodeCommand(credit)), { ok: false, reason: 'commandId: saga commands have saga commandIds', commandId: 'c-9' });
+  // And the API refuses the saga's types outright.
+  assert.equal(checkPublicCommand(encodeCommandObject(cmd.credit('acc-2', 'acc-1', 100, 'EUR', 't-1', { commandId: 'credit:acc-1:3' }))).ok, false);
 });
 
 test('a null key is refused: the key decides the partition, so the account\'s one worker', () => {
