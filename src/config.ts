@@ -13,6 +13,8 @@ export interface Config {
   readonly partitions: number;
   /** Prepended to every topic name; empty by default. */
   readonly topicPrefix: string;
+  /** For topics the service creates; unset: the broker's defaults. */
+  readonly topicReplication: { readonly factor: number | undefined; readonly minInsyncReplicas: number | undefined };
   readonly logLevel: LogLevel;
   /** Longest wait of GET /accounts/:id?minVersion and POST /commands?wait=true. */
   readonly waitMaxMs: number;
@@ -49,6 +51,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     appId,
     partitions: intFromEnv(env, 'PARTITIONS', 12, 1, 1_000),
     topicPrefix: env.TOPIC_PREFIX ?? '',
+    topicReplication: {
+      factor: optionalIntFromEnv(env, 'TOPIC_REPLICATION_FACTOR', 1, 32),
+      minInsyncReplicas: optionalIntFromEnv(env, 'TOPIC_MIN_INSYNC_REPLICAS', 1, 32),
+    },
     logLevel,
     waitMaxMs: intFromEnv(env, 'WAIT_MAX_MS', 5_000, 0, 15_000), // well below the 30 s shutdown, which waits for open requests
     accountCacheEntriesMax: intFromEnv(env, 'ACCOUNT_CACHE_ENTRIES_MAX', 10_000, 1, 10_000_000),
@@ -91,6 +97,10 @@ function flagFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): b
   if (raw === undefined || raw === '') return fallback;
   if (raw !== '0' && raw !== '1') throw new Error(`${name} must be 0 or 1, got "${raw}"`);
   return raw === '1';
+}
+
+function optionalIntFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  return env[name] === undefined || env[name] === '' ? undefined : intFromEnv(env, name, min, min, max);
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   await admin.connect();
   closers.push(() => admin.disconnect());
   const topics = topology(config.appId, config.partitions, config.topicPrefix);
-  log.info('topics ready', { created: await ensureTopics(admin, topics) });
+  log.info('topics ready', { created: await ensureTopics(admin, topics, config.topicReplication) });
 
   const checks: HealthCheck[] = [{ name: 'kafka', check: async () => void (await admin.describeCluster()) }];
 

@@ -11,29 +11,54 @@ const log = logger('topics');
  * Fails when the topics are not co-partitioned: restore reads changelog/p for commands/p, and
  * events, results and DLQ records of commands/p are written to partition p.
  */
-export async function ensureTopics(admin: Admin, topics: Topology): Promise<string[]> {
+export async function ensureTopics(admin: Admin, topics: Topology, replication: TopicReplication = {}): Promise<string[]> {
   const specs: TopicSpec[] = Object.values(topics);
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((spec) => !existing.has(spec.name));
+  const replicationConfigs: Record<string, string> = replication.minInsyncReplicas === undefined ? {} : { 'min.insync.replicas': String(replication.minInsyncReplicas) };
   if (missing.length > 0) {
-    await admin.createTopics({
+    await createTopics(admin, {
       waitForLeaders: false, // kafkajs gives up on UNKNOWN_TOPIC_OR_PARTITION while KRaft propagates; we wait below
       topics: missing.map((spec) => ({
         topic: spec.name,
         numPartitions: spec.partitions,
-        configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })),
+        replicationFactor: replication.factor ?? -1, // -1: the broker's default.replication.factor
+        configEntries: Object.entries({ ...spec.configs, ...replicationConfigs }).map(([name, value]) => ({ name, value })),
       })),
     });
   }
   await waitForLeaders(admin, specs.map((spec) => spec.name));
-  await warnOnConfigDrift(admin, specs.filter((spec) => existing.has(spec.name)));
+  await warnOnConfigDrift(admin, specs.filter((spec) => existing.has(spec.name)).map((spec) => ({ ...spec, configs: { ...spec.configs, ...replicationConfigs } })));
   const metadata = await admin.fetchTopicMetadata({ topics: specs.map((spec) => spec.name) });
   const counts = new Set(metadata.topics.map((t) => t.partitions.length));
   if (counts.size !== 1) {
     const detail = metadata.topics.map((t) => `${t.name}: ${t.partitions.length}`).join(', ');
     throw new Error(`topics must have the same partition count to be co-partitioned (${detail})`);
   }
+  for (const topic of metadata.topics) {
+    const spec = specs.find((s) => s.name === topic.name)!;
+    if (topic.partitions.length !== spec.partitions) log.warn('topic exists with another partition count than PARTITIONS; it is used as it is', { topic: topic.name, partitions: topic.partitions.length, configured: spec.partitions });
+    const replicas = Math.min(...topic.partitions.map((p) => p.replicas.length));
+    if (replication.factor !== undefined && replicas < replication.factor) log.warn('topic has fewer replicas than TOPIC_REPLICATION_FACTOR', { topic: topic.name, replicas, configured: replication.factor });
+  }
   return missing.map((spec) => spec.name);
+}
+
+/** kafkajs's createTopics, whose aggregate error says only "Topic creation errors": the broker's reasons are added. */
+async function createTopics(admin: Admin, options: Parameters<Admin['createTopics']>[0]): Promise<void> {
+  try {
+    await admin.createTopics(options);
+  } catch (err) {
+    const reasons = (err as { errors?: Array<{ topic?: string; message?: string }> }).errors?.map((e) => `${e.topic ?? '?'}: ${e.message ?? String(e)}`);
+    if (!reasons?.length) throw err;
+    throw new Error(`creating topics failed: ${reasons.join('; ')}`, { cause: err });
+  }
+}
+
+/** TOPIC_REPLICATION_FACTOR and TOPIC_MIN_INSYNC_REPLICAS; unset: the broker's defaults. */
+export interface TopicReplication {
+  readonly factor?: number | undefined;
+  readonly minInsyncReplicas?: number | undefined;
 }
 
 const leadersTimeoutMs = 30_000;
