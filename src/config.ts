@@ -24,6 +24,7 @@ export interface Config {
   readonly trustProxy: string[] | undefined;
   readonly processor: {
     readonly liveActorsPerPartitionMax: number;
+    readonly liveActorsMax: number;
     readonly actorIdleMs: number;
     readonly actorReplyTimeoutMs: number;
     readonly batchesInFlightPerPartitionMax: number;
@@ -65,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: trustProxyFromEnv(env.TRUST_PROXY),
     processor: {
       liveActorsPerPartitionMax: intFromEnv(env, 'LIVE_ACTORS_PER_PARTITION_MAX', 10_000, 1, 10_000_000),
+      liveActorsMax: intFromEnv(env, 'LIVE_ACTORS_MAX', 120_000, 1, 100_000_000),
       actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),
       actorReplyTimeoutMs: intFromEnv(env, 'ACTOR_REPLY_TIMEOUT_MS', 30_000, 100, 600_000),
       batchesInFlightPerPartitionMax: intFromEnv(env, 'BATCHES_IN_FLIGHT_PER_PARTITION_MAX', 2, 1, 100),

@@ -16,6 +16,8 @@ import { withTimeout } from '../timeout.js';
 export interface ProcessorLimits {
   /** Aggregate actors kept in memory per partition; the least recently used are passivated. */
   readonly liveActorsPerPartitionMax: number;
+  /** Aggregate actors kept in memory by the process, shared evenly by the partitions it owns. */
+  readonly liveActorsMax: number;
   /** An actor idle this long is passivated after the next commit. */
   readonly actorIdleMs: number;
   /** How long a batch waits for its actors' replies before it fails (and is retried). */
@@ -47,6 +49,10 @@ export interface WorkerContext {
   readonly committedOffset: () => Promise<bigint>;
   /** The Kafka cluster's id: a store restored from another cluster's changelog is emptied first. */
   readonly clusterId: () => Promise<string>;
+  /** How many partitions this process owns now: they share limits.liveActorsMax. */
+  readonly partitionsOwned: () => number;
+  /** Called after a batch passivated actors (for the live actors gauge). */
+  readonly actorsChanged: () => void;
 }
 
 const snapshotKey = (aggregateId: string) => `a:${aggregateId}`;
@@ -327,6 +333,7 @@ export class PartitionWorker {
     if (batch.messages.length > 0) metrics.commandLagSeconds.observe((Date.now() - Number(batch.messages[0]!.timestamp)) / 1000);
     await this.persist(out, nextChangelogOffset);
     this.passivate();
+    this.ctx.actorsChanged();
     for (const [key, n] of counts) {
       const [type, outcome] = key.split('\u0000') as [string, string];
       metrics.commands.inc({ type, outcome }, n);
@@ -394,11 +401,17 @@ export class PartitionWorker {
     return decoded.value;
   }
 
-  /** Stops the least recently used actors beyond the bound, and the idle ones. Their state is committed. */
+  /**
+   * Stops the least recently used actors beyond the bound, and the idle ones. Their state is
+   * committed. The bound is the partition's share of the process's: an instance that takes over
+   * the partitions of others (they died) keeps its memory, not their actors.
+   */
   private passivate(): void {
-    const idleBeforeMs = Date.now() - this.ctx.limits.actorIdleMs;
+    const { liveActorsPerPartitionMax, liveActorsMax, actorIdleMs } = this.ctx.limits;
+    const bound = Math.min(liveActorsPerPartitionMax, Math.floor(liveActorsMax / Math.max(1, this.ctx.partitionsOwned())));
+    const idleBeforeMs = Date.now() - actorIdleMs;
     for (const [id, entry] of this.actors) {
-      if (this.actors.size <= this.ctx.limits.liveActorsPerPartitionMax && entry.lastUsedMs >= idleBeforeMs) break;
+      if (this.actors.size <= bound && entry.lastUsedMs >= idleBeforeMs) break;
       stop(entry.ref);
       this.actors.delete(id);
     }

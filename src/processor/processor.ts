@@ -125,6 +125,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         limits: options.limits,
         committedOffset: () => committedOffset(admin, groupId, topics.commands.name, partition),
         clusterId,
+        partitionsOwned: () => assigned.size,
+        actorsChanged: () => updateLiveActors(),
       }, heartbeat);
       workers.set(partition, { worker, producer });
       return worker;
