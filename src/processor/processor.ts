@@ -59,6 +59,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   const batchFailures = new Map<number, { sinceMs: number; error: string; offset: bigint; count: number }>();
   /** Partitions paused after a failed batch, until their retry is due. */
   const backingOff = new Set<number>();
+  /** Set by stop(): nothing is fetched or resumed any more while the accepted batches commit. */
+  let stopping = false;
 
   const consumer: Consumer = kafka.consumer({
     groupId,
@@ -179,7 +181,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       const topicPartitions = [{ topic: topics.commands.name, partitions: [partition] }];
       consumer.pause(topicPartitions);
       // Also when the worker closes: a new one takes over (after the backoff, if it failed).
-      worker.whenRoom(() => void (backingOff.has(partition) || unlessStopped(() => consumer.resume(topicPartitions))));
+      worker.whenRoom(() => void (backingOff.has(partition) || stopping || unlessStopped(() => consumer.resume(topicPartitions))));
     }
     updateLiveActors();
   }
@@ -207,7 +209,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     backingOff.add(partition);
     setTimeout(() => {
       backingOff.delete(partition);
-      unlessStopped(() => consumer.resume(topicPartitions));
+      if (!stopping) unlessStopped(() => consumer.resume(topicPartitions));
     }, retryInMs).unref();
     await closeWorker(partition);
   }
@@ -238,9 +240,13 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
 
   return {
     stop: async () => {
-      await consumer.disconnect();
-      // What was fetched is committed if it can be within the wait; the rest is fetched again by the next owner.
+      // What was fetched is committed if it can be within the wait, while this instance is still
+      // the group's member and owner (leaving first, a new owner's restore fenced these commits,
+      // and they were aborted and redone); the rest is fetched again by the next owner.
+      stopping = true;
+      unlessStopped(() => consumer.pause([{ topic: topics.commands.name }]));
       await Promise.all([...workers.values()].map(({ worker }) => worker.idle(stopDrainWaitMs)));
+      await consumer.disconnect();
       await reader.stop().catch(() => undefined);
       await Promise.all([...workers.keys()].map(closeWorker));
       stopActor(actorSystem as never);
