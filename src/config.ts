@@ -18,6 +18,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Longest wait of GET /accounts/:id?minVersion and POST /commands?wait=true. */
   readonly waitMaxMs: number;
+  /** SHUTDOWN_TIMEOUT_MS: a stop that takes longer exits with code 1. Keep it below the orchestrator's grace period. */
+  readonly shutdownTimeoutMs: number;
   readonly accountCacheEntriesMax: number;
   readonly rateLimit: { readonly requestsPerWindow: number; readonly windowMs: number };
   /** Proxies whose X-Forwarded-For is believed (fastify's trustProxy): addresses and CIDRs. */
@@ -38,6 +40,11 @@ const logLevels: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const brokers = env.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+  const badBroker = brokers?.find((broker) => !/^[^\s:/]+:\d{1,5}$/.test(broker) && !/^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(broker));
+  if (badBroker !== undefined) throw new Error(`KAFKA_BROKERS must be a comma list of host:port, got "${badBroker}"`);
+  if (env.REDIS_URL && !/^rediss?:\/\/./.test(env.REDIS_URL)) throw new Error(`REDIS_URL must be a redis:// or rediss:// URL, got "${env.REDIS_URL}"`);
+  const topicPrefix = env.TOPIC_PREFIX ?? '';
+  if (!/^[A-Za-z0-9._-]{0,100}$/.test(topicPrefix)) throw new Error(`TOPIC_PREFIX must be at most 100 of [A-Za-z0-9._-] (Kafka's topic characters), got "${topicPrefix}"`);
   const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
   if (!logLevels.includes(logLevel)) throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}, got "${env.LOG_LEVEL}"`);
   const appId = env.APP_ID ?? 'ledger';
@@ -51,13 +58,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.DATA_DIR ?? './data',
     appId,
     partitions: intFromEnv(env, 'PARTITIONS', 12, 1, 1_000),
-    topicPrefix: env.TOPIC_PREFIX ?? '',
+    topicPrefix,
     topicReplication: {
       factor: optionalIntFromEnv(env, 'TOPIC_REPLICATION_FACTOR', 1, 32),
       minInsyncReplicas: optionalIntFromEnv(env, 'TOPIC_MIN_INSYNC_REPLICAS', 1, 32),
     },
     logLevel,
-    waitMaxMs: intFromEnv(env, 'WAIT_MAX_MS', 5_000, 0, 15_000), // well below the 30 s shutdown, which waits for open requests
+    waitMaxMs: intFromEnv(env, 'WAIT_MAX_MS', 5_000, 0, 15_000), // well below the 25 s shutdown, which waits for open requests
+    shutdownTimeoutMs: intFromEnv(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
     accountCacheEntriesMax: intFromEnv(env, 'ACCOUNT_CACHE_ENTRIES_MAX', 10_000, 1, 10_000_000),
     rateLimit: {
       requestsPerWindow: intFromEnv(env, 'RATE_LIMIT_REQUESTS', 1_000, 1, 100_000_000),

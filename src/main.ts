@@ -26,7 +26,6 @@ import { topology } from '../topics/index.js';
 const log = logger('main');
 const allRoles = ['processor', 'projector', 'api'] as const;
 type Role = (typeof allRoles)[number];
-const shutdownTimeoutMs = 30_000;
 
 function parseRoles(argv: string[]): Role[] {
   const at = argv.indexOf('--roles');
@@ -47,7 +46,7 @@ async function main(): Promise<void> {
   const roleStops: Array<() => Promise<unknown>> = [];
   // Then what they used, in reverse order of opening.
   const closers: Array<() => Promise<unknown>> = [];
-  const shutdown = onceShutdown(roleStops, closers);
+  const shutdown = onceShutdown(roleStops, closers, config.shutdownTimeoutMs);
   // process.on, not once: a second signal (Ctrl-C reaches npm and node both) would otherwise kill the drain.
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -149,7 +148,7 @@ async function main(): Promise<void> {
  * closes the rest in reverse order of opening. What main() starts after the signal is not waited
  * for: the process exits, and every role is safe to kill.
  */
-function onceShutdown(roleStops: Array<() => Promise<unknown>>, closers: Array<() => Promise<unknown>>): (reason: string) => Promise<void> {
+function onceShutdown(roleStops: Array<() => Promise<unknown>>, closers: Array<() => Promise<unknown>>, shutdownTimeoutMs: number): (reason: string) => Promise<void> {
   let started = false;
   return async (reason) => {
     if (started) return log.info('already shutting down', { reason });

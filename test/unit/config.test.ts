@@ -12,8 +12,17 @@ test('defaults: local stack, port 8080, ./data, app "ledger", 12 partitions', ()
   assert.is(config.partitions, 12);
 });
 
-test('KAFKA_BROKERS is a comma list', () => {
+test('KAFKA_BROKERS is a comma list of host:port; REDIS_URL a redis URL; TOPIC_PREFIX of Kafka\'s characters', () => {
   assert.equal(loadConfig({ KAFKA_BROKERS: 'a:9092, b:9092,' }).kafkaBrokers, ['a:9092', 'b:9092']);
+  assert.equal(loadConfig({ KAFKA_BROKERS: '[::1]:9092,10.0.0.1:9093' }).kafkaBrokers, ['[::1]:9092', '10.0.0.1:9093']);
+  assert.throws(() => loadConfig({ KAFKA_BROKERS: 'a:9092,kafka' }), /KAFKA_BROKERS must be a comma list of host:port, got "kafka"/);
+  assert.throws(() => loadConfig({ KAFKA_BROKERS: 'PLAINTEXT://a:9092' }), /KAFKA_BROKERS/);
+  assert.is(loadConfig({ REDIS_URL: 'rediss://cache:6380/1' }).redisUrl, 'rediss://cache:6380/1');
+  assert.throws(() => loadConfig({ REDIS_URL: 'localhost:6379' }), /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL, got "localhost:6379"/);
+  assert.throws(() => loadConfig({ TOPIC_PREFIX: 'team a.' }), /TOPIC_PREFIX/);
+  assert.is(loadConfig({ TOPIC_PREFIX: 'team-a.' }).topicPrefix, 'team-a.');
+  assert.is(loadConfig({}).shutdownTimeoutMs, 25_000);
+  assert.equal(loadConfig({ TOPIC_REPLICATION_FACTOR: '3' }).topicReplication, { factor: 3, minInsyncReplicas: undefined });
 });
 
 test('invalid numbers fail naming the variable and the range', () => {
