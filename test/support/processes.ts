@@ -4,6 +4,7 @@ import { testEnv } from './env.js';
 
 const mainPath = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const startTimeoutMs = 60_000;
+const stopTimeoutMs = 40_000;
 /** Node's flags for a role process, as `npm start` (package.json) passes them. */
 export const roleNodeFlags = ['--max-semi-space-size=128'];
 
@@ -32,7 +33,8 @@ export async function startRoles(roles: string, env: Record<string, string>): Pr
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${roles} did not start in ${startTimeoutMs} ms:\n${output.slice(-3000)}`)), startTimeoutMs);
+    // A role that does not start is killed: it would use the CPU of the tests after it.
+    const timer = setTimeout(() => done(() => (child.kill('SIGKILL'), reject(new Error(`${roles} did not start in ${startTimeoutMs} ms:\n${output.slice(-3000)}`)))), startTimeoutMs);
     const poll = setInterval(() => {
       if (output.includes('"msg":"started"')) done(resolve);
       if (child.exitCode !== null) done(() => reject(new Error(`${roles} exited with ${child.exitCode}:\n${output.slice(-3000)}`)));
@@ -50,7 +52,10 @@ export async function startRoles(roles: string, env: Record<string, string>): Pr
     output: () => output,
     stop: async () => {
       child.kill('SIGTERM');
+      // The role bounds its own shutdown (SHUTDOWN_TIMEOUT_MS); one that still hangs is killed, and the test fails on its exit code if it checks it.
+      const killer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
       await exited;
+      clearTimeout(killer);
     },
     kill: async () => {
       child.kill('SIGKILL');
