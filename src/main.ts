@@ -2,7 +2,7 @@
 import './kafka/kafkajs-patch.js'; // first: it must precede every import of kafkajs
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { createKafka } from './kafka/client.js';
 import { ensureTopics } from './kafka/topics-admin.js';
 import { CommandSender } from './kafka/command-sender.js';
@@ -50,6 +50,28 @@ async function main(): Promise<void> {
   // process.on, not once: a second signal (Ctrl-C reaches npm and node both) would otherwise kill the drain.
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // kafkajs does not restart a consumer after an error it deems not retriable: the process stops
+  // (exit code 1) so that its supervisor starts it anew, instead of idling until a person does.
+  const onStoppedForGood = (role: Role) => (reason: string) => {
+    log.error('a consumer stopped for good; stopping the process so that it is restarted', { role, reason });
+    void shutdown(`${role} consumer stopped for good`, 1);
+  };
+  try {
+    await startRoles(config, roles, roleStops, closers, onStoppedForGood);
+  } catch (err) {
+    // What started is stopped (a processor leaves its group now, not at its session's timeout).
+    log.error('failed to start', { error: err instanceof Error ? err.message : String(err) });
+    await shutdown('failed to start', 1);
+  }
+}
+
+async function startRoles(
+  config: Config,
+  roles: Role[],
+  roleStops: Array<() => Promise<unknown>>,
+  closers: Array<() => Promise<unknown>>,
+  onStoppedForGood: (role: Role) => (reason: string) => void,
+): Promise<void> {
 
   const needsRedis = roles.includes('projector') || roles.includes('api');
   const stack = await acquireStack(join(config.dataDir, 'stack'), config, { redis: needsRedis });
@@ -74,6 +96,7 @@ async function main(): Promise<void> {
       dataDir: config.dataDir,
       ...config.processor,
       limits: config.processor,
+      onStoppedForGood: onStoppedForGood('processor'),
     });
     roleStops.push(() => processor.stop());
     checks.push({ name: 'processor', check: () => processor.check() });
@@ -87,7 +110,7 @@ async function main(): Promise<void> {
     closers.push(() => redis.quit());
     checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
     if (roles.includes('projector')) {
-      const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor });
+      const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor, onStoppedForGood: onStoppedForGood('projector') });
       roleStops.push(() => projector.stop());
       checks.push({ name: 'projector', check: () => projector.check() });
     }
@@ -148,9 +171,9 @@ async function main(): Promise<void> {
  * closes the rest in reverse order of opening. What main() starts after the signal is not waited
  * for: the process exits, and every role is safe to kill.
  */
-function onceShutdown(roleStops: Array<() => Promise<unknown>>, closers: Array<() => Promise<unknown>>, shutdownTimeoutMs: number): (reason: string) => Promise<void> {
+function onceShutdown(roleStops: Array<() => Promise<unknown>>, closers: Array<() => Promise<unknown>>, shutdownTimeoutMs: number): (reason: string, exitCode?: number) => Promise<void> {
   let started = false;
-  return async (reason) => {
+  return async (reason, exitCode = 0) => {
     if (started) return log.info('already shutting down', { reason });
     started = true;
     log.info('shutting down', { reason });
@@ -162,7 +185,7 @@ function onceShutdown(roleStops: Array<() => Promise<unknown>>, closers: Array<(
     await Promise.all([...roleStops].map(closeLogged));
     for (const close of [...closers].reverse()) await closeLogged(close);
     clearTimeout(timer);
-    process.exit(0);
+    process.exit(exitCode);
   };
 }
 

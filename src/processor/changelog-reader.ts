@@ -32,6 +32,7 @@ export class ChangelogReader {
     kafka: Kafka,
     private readonly topic: string,
     groupId: string,
+    private readonly onStoppedForGood?: (reason: string) => void,
   ) {
     this.consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: false, maxBytesPerPartition: 4 * 1024 * 1024 });
   }
@@ -63,6 +64,7 @@ export class ChangelogReader {
     // A consumer kafkajs does not restart would leave every restore waiting for good.
     this.stoppedForGood = watchCrashes(this.consumer, log, (reason) => {
       for (const partition of [...this.jobs.keys()]) this.finish(partition, new Error(`the changelog reader crashed: ${reason}`));
+      this.onStoppedForGood?.(`the changelog reader: ${reason}`);
     });
     await this.consumer.run({
       autoCommit: false,

@@ -22,6 +22,8 @@ export interface ProcessorOptions {
   readonly partitionsConcurrently: number;
   /** Bytes fetched per partition per batch: bounds the batch size. */
   readonly batchBytesMax: number;
+  /** Called once if its consumer or its changelog reader's stops for good (kafkajs will not restart it): main stops the process, so that its supervisor restarts it. */
+  readonly onStoppedForGood?: (reason: string) => void;
 }
 
 export interface Processor {
@@ -47,7 +49,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   const { kafka, admin, topics, appId } = options;
   const groupId = `${appId}-processor`;
   const actorSystem = start() as Ref<unknown>;
-  const reader = new ChangelogReader(kafka, topics.changelog.name, `${appId}-restore-${randomUUID()}`);
+  const reader = new ChangelogReader(kafka, topics.changelog.name, `${appId}-restore-${randomUUID()}`, options.onStoppedForGood);
   const workers = new Map<number, { worker: PartitionWorker; producer: Producer }>();
   let assigned = new Set<number>();
   /** Partitions whose worker failed to open, since when and why; cleared when one opens. */
@@ -227,7 +229,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.batchSize === 0 && payload.firstOffset !== null) workers.get(payload.partition)?.worker.skip(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
   });
-  const stoppedForGood = watchCrashes(consumer, log);
+  const stoppedForGood = watchCrashes(consumer, log, options.onStoppedForGood);
 
   await consumer.connect();
   await consumer.subscribe({ topic: topics.commands.name, fromBeginning: true });

@@ -27,6 +27,8 @@ export interface ProjectorOptions {
   readonly batchesInFlightPerPartitionMax: number;
   /** A projection actor that does not answer (a bug that threw in it) fails the batch instead of hanging its partition. */
   readonly actorReplyTimeoutMs: number;
+  /** Called once if its consumer stops for good (kafkajs will not restart it): main stops the process, so that its supervisor restarts it. */
+  readonly onStoppedForGood?: (reason: string) => void;
 }
 
 export interface Projector {
@@ -171,7 +173,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     assigned = payload.memberAssignment;
     rewindWhereRedisLost();
   });
-  const stoppedForGood = watchCrashes(consumer, log);
+  const stoppedForGood = watchCrashes(consumer, log, options.onStoppedForGood);
   const lossCheck = setInterval(rewindWhereRedisLost, redisLossCheckMs);
   // kafkajs resolves a batch of only transaction markers itself, without eachBatch: its offset
   // is committed here, in order with the partition's other batches.

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { startRedis } from '../../src/stack/redis.js';
 import { startKafka } from '../../src/stack/kafka.js';
 import { commandSendTimeoutMs } from '../../src/http/api.js';
@@ -103,6 +104,24 @@ test('bad requests get 400 naming the field, unknown ids 404, a lagging read mod
     assert.equal([behind.status, behind.json.version], [409, 0]);
   } finally {
     await api.stop();
+  }
+});
+
+test('a start that fails late (its HTTP port taken) stops what it started and exits 1', async () => {
+  const d = await deployment();
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    const failure = await startRoles('processor', { ...d.env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' }).then(
+      (role) => role.stop().then(() => 'started'),
+      (err: Error) => err.message,
+    );
+    assert.match(failure, /^processor exited with 1:/);
+    assert.match(failure, /"msg":"failed to start".*EADDRINUSE/);
+    assert.match(failure, /"msg":"shutting down","reason":"failed to start"/);
+  } finally {
+    taken.close();
   }
 });
 
