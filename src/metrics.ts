@@ -77,3 +77,14 @@ export const apiMetrics = {
   cacheMisses: new Counter({ name: 'ledger_api_account_cache_misses_total', help: 'GET /accounts/:id read from Redis', registers: [registry] }),
   rateLimited: new Counter({ name: 'ledger_api_rate_limited_total', help: 'POST /commands answered 429', registers: [registry] }),
 };
+
+export const httpMetrics = {
+  /** By route pattern (/accounts/:id, not the id: bounded label values), method and status code. */
+  requestSeconds: new Histogram({
+    name: 'ledger_http_request_duration_seconds',
+    help: 'HTTP requests answered, by route pattern, method and status code, and how long they took',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: secondsBuckets,
+    registers: [registry],
+  }),
+};

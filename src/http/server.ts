@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { installErrorHandler, problem } from './problem.js';
+import { httpMetrics } from '../metrics.js';
 
 export const bodyLimitBytes = 64 * 1024;
 /**
@@ -35,6 +36,10 @@ export function buildHttpServer(plugins: FastifyPluginAsync[], trustProxy?: stri
     const query = (req.query ?? {}) as Record<string, unknown>;
     const name = Object.keys(query).find((key) => typeof query[key] === 'number' && !Number.isFinite(query[key]));
     if (name !== undefined) return problem(reply, 400, `querystring.${name} must be a finite number`, { field: `querystring.${name}` });
+  });
+  // Every answer, by its route's pattern; requests matching no route count as one "(none)" route.
+  app.addHook('onResponse', async (req, reply) => {
+    httpMetrics.requestSeconds.observe({ route: req.routeOptions.url ?? '(none)', method: req.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   installErrorHandler(app);
   app.setNotFoundHandler((req, reply) => problem(reply, 404, `no route ${req.method} ${req.url.split('?')[0]}`));

@@ -179,6 +179,10 @@ test('the account cache serves repeated reads and never a view older than a newe
     const hitsBefore = await metric(port, 'ledger_api_account_cache_hits_total');
     for (let i = 0; i < 5; i++) assert.is((await call(port, 'GET', '/accounts/acc-c')).json.version, 1);
     assert.is(await metric(port, 'ledger_api_account_cache_hits_total'), hitsBefore + 5, 'five hits');
+    // Every answer is counted by its route's pattern, not by the account id.
+    const exposition = (await call(port, 'GET', '/metrics')).json as string;
+    assert.match(exposition, /^ledger_http_request_duration_seconds_count\{(?=[^}]*route="\/accounts\/:id")(?=[^}]*method="GET")(?=[^}]*status="200")[^}]*\} ([6-9]|\d\d)/m);
+    assert.not.match(exposition, /route="\/accounts\/acc-c"/);
     const deposit = await call(port, 'POST', '/commands?wait=true', { commandId: 'd', type: 'Deposit', aggregateId: 'acc-c', payload: { amount: 7 } });
     assert.is(deposit.json.version, 2);
     const fresh = await call(port, 'GET', '/accounts/acc-c?minVersion=2');
