@@ -60,7 +60,7 @@ test('mixed commands, duplicates and poison: every outcome is the model\'s, exac
   const reader = await TopicReader.start(allTopics(d));
   try {
     await reader.until('all results', () => reader.records.get(d.topics.commandResults.name)!.length >= expectedResultCount(w));
-    await new Promise((resolve) => setTimeout(resolve, 1_000)); // anything extra would show up now
+    await reader.caughtUp(`${d.appId}-processor`, [d.topics.commands.name]); // anything extra would be here now
     verify(reader, d, w);
     const metrics = await (await fetch(`http://127.0.0.1:${processor.port}/metrics`)).text();
     const live = Number(/^ledger_processor_live_actors (\d+)/m.exec(metrics)?.[1]);
@@ -114,7 +114,7 @@ async function interruptMidStream(seed: number, interrupt: (first: RoleProcess) 
   const second = await startRoles('processor', d.env);
   try {
     await reader.until('all results', () => results() >= expected, 90_000);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await reader.caughtUp(`${d.appId}-processor`, [d.topics.commands.name]);
     verify(reader, d, w);
   } finally {
     await reader.stop();
@@ -204,7 +204,7 @@ test('a second instance, on a disk of its own, takes partitions over mid-stream 
     assert.is(first.child.exitCode, 0, first.output().slice(-2000));
     await produce(d.topics.commands.name, w.commands.slice(2 * third), w.poison);
     await reader.until('all results', () => results() >= expected, 90_000);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await reader.caughtUp(`${d.appId}-processor`, [d.topics.commands.name]);
     verify(reader, d, w); // the last third came after the first left: the second took every partition over
   } finally {
     await reader.stop();
