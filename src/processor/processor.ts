@@ -59,8 +59,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
    * offset they failed at, how many failed. Cleared by a commit past that offset.
    */
   const batchFailures = new Map<number, { sinceMs: number; error: string; offset: bigint; count: number }>();
-  /** Partitions paused after a failed batch, until their retry is due. */
-  const backingOff = new Set<number>();
+  /** Partitions paused after a failed batch, and the timer that resumes each when its retry is due. */
+  const backingOff = new Map<number, NodeJS.Timeout>();
   /** Set by stop(): nothing is fetched or resumed any more while the accepted batches commit. */
   let stopping = false;
 
@@ -162,7 +162,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
    * waited for, so the others are fetched meanwhile.
    */
   async function eachBatch({ batch, heartbeat, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (!isRunning() || isStale() || batch.isEmpty()) return;
+    // Stopping: a batch fetched before the pause is left to the next owner (nothing opened, nothing resolved).
+    if (!isRunning() || isStale() || batch.isEmpty() || stopping) return;
     const { partition } = batch;
     if (!assigned.has(partition)) throw new Error(`partition ${partition} is not assigned to this instance`);
     let worker = workers.get(partition)?.worker;
@@ -208,16 +209,22 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       consumer.seek({ topic: topics.commands.name, partition, offset: offset.toString() });
       consumer.pause(topicPartitions);
     });
-    backingOff.add(partition);
-    setTimeout(() => {
-      backingOff.delete(partition);
-      if (!stopping) unlessStopped(() => consumer.resume(topicPartitions));
-    }, retryInMs).unref();
+    clearTimeout(backingOff.get(partition)); // one timer per partition: an older one must not end this backoff early
+    backingOff.set(
+      partition,
+      setTimeout(() => {
+        backingOff.delete(partition);
+        if (!stopping) unlessStopped(() => consumer.resume(topicPartitions));
+      }, retryInMs).unref(),
+    );
     await closeWorker(partition);
   }
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     assigned = new Set(payload.memberAssignment[topics.commands.name] ?? []);
+    // A consumer kafkajs restarted (after a crash) starts with nothing paused: backoffs still due are paused again.
+    const backingOffAssigned = [...backingOff.keys()].filter((partition) => assigned.has(partition));
+    if (backingOffAssigned.length > 0) unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: backingOffAssigned }]));
     log.info('partitions assigned', { partitions: [...assigned].sort((a, b) => a - b) });
     for (const partition of workers.keys()) if (!assigned.has(partition)) void closeWorker(partition);
     for (const partition of openFailures.keys()) if (!assigned.has(partition)) openFailures.delete(partition);
@@ -227,7 +234,11 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   // partition's next commit. Not one with no record at or after the fetched offset (no first
   // offset): kafkajs then reports an end it did not read.
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    if (payload.batchSize === 0 && payload.firstOffset !== null) workers.get(payload.partition)?.worker.skip(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
+    if (payload.batchSize !== 0 || payload.firstOffset === null) return;
+    const worker = workers.get(payload.partition)?.worker;
+    if (worker) worker.skip(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
+    // No worker, and the fetch went past a failed batch's offset with only markers: nothing is failing there.
+    else if ((batchFailures.get(payload.partition)?.offset ?? BigInt(payload.lastOffset) + 1n) <= BigInt(payload.lastOffset)) batchFailures.delete(payload.partition);
   });
   const stoppedForGood = watchCrashes(consumer, log, options.onStoppedForGood);
 
@@ -246,7 +257,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       // the group's member and owner (leaving first, a new owner's restore fenced these commits,
       // and they were aborted and redone); the rest is fetched again by the next owner.
       stopping = true;
-      unlessStopped(() => consumer.pause([{ topic: topics.commands.name }]));
+      // The assigned partitions by name: a pause of the whole topic would be undone by the next pause of one partition (kafkajs's pauseAll).
+      unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: [...assigned] }]));
       await Promise.all([...workers.values()].map(({ worker }) => worker.idle(stopDrainWaitMs)));
       await consumer.disconnect();
       await reader.stop().catch(() => undefined);
