@@ -9,8 +9,15 @@ export const bodyLimitBytes = 64 * 1024;
  * socket, and with it the shutdown, indefinitely.
  */
 export const requestTimeoutMs = 20_000;
-/** An idle keep-alive connection is closed after this. */
-const keepAliveTimeoutMs = 5_000;
+/** How often Node checks requestTimeout (its default, 30 s, let a request take up to 50 s). */
+const timeoutsCheckedEveryMs = 1_000;
+/**
+ * On close, connections still open this long after are closed: longer than any request of ours
+ * takes once it has arrived (WAIT_MAX_MS is at most 15 s), within SHUTDOWN_TIMEOUT_MS (at least
+ * 20 s). Node stops checking requestTimeout once the server closes, so a slow body would
+ * otherwise hold the shutdown.
+ */
+const closeConnectionsAfterMs = 16_000;
 
 /** The HTTP app: each route group is a plugin carrying its own schemas. */
 export function buildHttpServer(plugins: FastifyPluginAsync[], trustProxy?: string[]): FastifyInstance {
@@ -19,14 +26,19 @@ export function buildHttpServer(plugins: FastifyPluginAsync[], trustProxy?: stri
     logger: false,
     bodyLimit: bodyLimitBytes,
     requestTimeout: requestTimeoutMs,
-    keepAliveTimeout: keepAliveTimeoutMs,
-    // On close, idle keep-alive connections are closed at once; busy ones finish their request.
+    http: { connectionsCheckingInterval: timeoutsCheckedEveryMs },
+    // On close, idle keep-alive connections are closed at once; busy ones finish their request
+    // (and are closed at closeConnectionsAfterMs). The keep-alive timeout stays fastify's 72 s,
+    // above load balancers' idle timeouts (a shorter one makes them reuse closed sockets: 502s).
     forceCloseConnections: 'idle',
     return503OnClosing: false,
     trustProxy: trustProxy ?? false,
   });
   let closing = false;
-  app.addHook('preClose', async () => void (closing = true));
+  app.addHook('preClose', async () => {
+    closing = true;
+    setTimeout(() => app.server.closeAllConnections(), closeConnectionsAfterMs).unref();
+  });
   app.addHook('onRequest', async (_req, reply) => {
     if (closing) return problem(reply, 503, 'shutting down');
   });
