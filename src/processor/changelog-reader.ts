@@ -5,8 +5,12 @@ import { watchCrashes } from '../kafka/crashes.js';
 import { withTimeout } from '../timeout.js';
 
 const log = logger('changelog-reader');
-/** Joining its own one-member group takes a second or two; a broker that does not answer fails the restore instead. */
-const joinTimeoutMs = 60_000;
+/**
+ * Connecting and joining its own one-member group takes a second or two. A broker that does not
+ * answer fails the restore instead, within the processor consumer's 30 s session, which the
+ * restore's eachBatch holds meanwhile.
+ */
+const startTimeoutMs = 20_000;
 
 interface ReadJob {
   readonly fromOffset: bigint;
@@ -23,26 +27,33 @@ interface ReadJob {
  */
 export class ChangelogReader {
   private readonly jobs = new Map<number, ReadJob>();
-  private readonly consumer: Consumer;
+  /** A new one per start attempt: a consumer that failed to start may still join later, and its listeners would stay. */
+  private consumer: Consumer;
   private started: Promise<void> | undefined;
   /** Set once its consumer crashed and kafkajs will not restart it: no restore can succeed any more. */
   stoppedForGood: () => string | undefined = () => undefined;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly topic: string,
-    groupId: string,
+    private readonly groupId: string,
     private readonly onStoppedForGood?: (reason: string) => void,
   ) {
-    this.consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: false, maxBytesPerPartition: 4 * 1024 * 1024 });
+    this.consumer = this.newConsumer();
+  }
+
+  private newConsumer(): Consumer {
+    return this.kafka.consumer({ groupId: this.groupId, maxWaitTimeInMs: 100, readUncommitted: false, maxBytesPerPartition: 4 * 1024 * 1024 });
   }
 
   /** Reads [fromOffset, untilOffset] of the partition, handing over committed records in order. */
   async read(partition: number, fromOffset: bigint, untilOffset: bigint, onMessages: ReadJob['onMessages']): Promise<void> {
-    // A start that failed (Kafka unreachable, the join timed out) is tried again by the next read.
-    await (this.started ??= this.start().catch(async (err: unknown) => {
-      await this.consumer.disconnect().catch(() => undefined);
+    // A start that failed (Kafka unreachable, no join in time) is tried again, with a new consumer, by the next read.
+    await (this.started ??= withTimeout(this.start(), startTimeoutMs, 'the changelog reader did not start').catch(async (err: unknown) => {
+      const failed = this.consumer;
+      this.consumer = this.newConsumer();
       this.started = undefined;
+      await failed.disconnect().catch(() => undefined);
       throw err;
     }));
     if (this.jobs.has(partition)) throw new Error(`changelog partition ${partition} is already being read`);
@@ -58,15 +69,16 @@ export class ChangelogReader {
   }
 
   private async start(): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    const joined = new Promise<void>((resolve) => this.consumer.on(this.consumer.events.GROUP_JOIN, () => resolve()));
+    const consumer = this.consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     // A consumer kafkajs does not restart would leave every restore waiting for good.
-    this.stoppedForGood = watchCrashes(this.consumer, log, (reason) => {
+    this.stoppedForGood = watchCrashes(consumer, log, (reason) => {
       for (const partition of [...this.jobs.keys()]) this.finish(partition, new Error(`the changelog reader crashed: ${reason}`));
       this.onStoppedForGood?.(`the changelog reader: ${reason}`);
     });
-    await this.consumer.run({
+    await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
       eachBatch: async ({ batch, isStale }) => {
@@ -75,7 +87,7 @@ export class ChangelogReader {
         if (isStale()) return;
         const job = this.jobs.get(batch.partition);
         if (!job) {
-          this.consumer.pause([{ topic: this.topic, partitions: [batch.partition] }]);
+          consumer.pause([{ topic: this.topic, partitions: [batch.partition] }]);
           return;
         }
         try {
@@ -87,7 +99,7 @@ export class ChangelogReader {
         }
       },
     });
-    await withTimeout(joined, joinTimeoutMs, 'the changelog reader did not join its group');
+    await joined;
     log.debug('ready', { topic: this.topic });
   }
 
