@@ -20,19 +20,36 @@ export function logger(component: string): Logger {
 
 /**
  * A log line that may repeat many times a second (per request, per retry during an outage):
- * written at most once per intervalMs per key, with how many were left out since the last one.
+ * written at most once per intervalMs per key. A line carries `leftOut`: how many lines of its key
+ * were held back since the last one written, itself included when it is one of them. At the end
+ * of an interval the latest held-back line is written, so a burst's size is never lost.
  * Keys must come from a small set (a call site, a partition).
  */
-export function throttledLog(log: Logger, intervalMs: number, now = Date.now): (level: LogLevel, key: string, msg: string, fields?: Record<string, unknown>) => void {
-  const last = new Map<string, { atMs: number; leftOut: number }>();
-  return (level, key, msg, fields) => {
+export function throttledLog(
+  log: Logger,
+  intervalMs: number,
+  now = Date.now,
+  schedule = (run: () => void, delayMs: number) => void setTimeout(run, delayMs).unref(),
+): (level: LogLevel, key: string, msg: string, fields?: Record<string, unknown>) => void {
+  type Line = { level: LogLevel; msg: string; fields: Record<string, unknown> | undefined };
+  const keys = new Map<string, { atMs: number; leftOut: number; latest?: Line; flushing: boolean }>();
+  const write = (key: string, { level, msg, fields }: Line) => {
+    const entry = keys.get(key);
     const nowMs = now();
-    const entry = last.get(key);
-    if (entry && nowMs - entry.atMs < intervalMs) {
-      entry.leftOut++;
-      return;
-    }
     log[level](msg, entry?.leftOut ? { ...fields, leftOut: entry.leftOut, sinceMs: nowMs - entry.atMs } : fields);
-    last.set(key, { atMs: nowMs, leftOut: 0 });
+    keys.set(key, { atMs: nowMs, leftOut: 0, flushing: entry?.flushing ?? false });
+  };
+  return (level, key, msg, fields) => {
+    const entry = keys.get(key);
+    if (!entry || now() - entry.atMs >= intervalMs) return write(key, { level, msg, fields });
+    entry.leftOut++;
+    entry.latest = { level, msg, fields };
+    if (entry.flushing) return;
+    entry.flushing = true;
+    schedule(() => {
+      const current = keys.get(key)!;
+      current.flushing = false;
+      if (current.leftOut > 0 && current.latest) write(key, current.latest);
+    }, entry.atMs + intervalMs - now());
   };
 }
