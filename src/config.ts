@@ -49,6 +49,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!logLevels.includes(logLevel)) throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}, got "${env.LOG_LEVEL}"`);
   const appId = env.APP_ID ?? 'ledger';
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(appId)) throw new Error(`APP_ID must be 1-100 of [A-Za-z0-9._-], got "${appId}"`);
+  const topicReplication = {
+    factor: optionalIntFromEnv(env, 'TOPIC_REPLICATION_FACTOR', 1, 32),
+    minInsyncReplicas: optionalIntFromEnv(env, 'TOPIC_MIN_INSYNC_REPLICAS', 1, 32),
+  };
+  // More in-sync replicas required than there are: every acks=all write would fail, for good.
+  if (topicReplication.factor !== undefined && (topicReplication.minInsyncReplicas ?? 0) > topicReplication.factor) {
+    throw new Error(`TOPIC_MIN_INSYNC_REPLICAS (${topicReplication.minInsyncReplicas}) must not exceed TOPIC_REPLICATION_FACTOR (${topicReplication.factor})`);
+  }
   return {
     kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
     redisUrl: env.REDIS_URL || undefined,
@@ -59,13 +67,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     appId,
     partitions: intFromEnv(env, 'PARTITIONS', 12, 1, 1_000),
     topicPrefix,
-    topicReplication: {
-      factor: optionalIntFromEnv(env, 'TOPIC_REPLICATION_FACTOR', 1, 32),
-      minInsyncReplicas: optionalIntFromEnv(env, 'TOPIC_MIN_INSYNC_REPLICAS', 1, 32),
-    },
+    topicReplication,
     logLevel,
     waitMaxMs: intFromEnv(env, 'WAIT_MAX_MS', 5_000, 0, 15_000), // well below the 25 s shutdown, which waits for open requests
-    shutdownTimeoutMs: intFromEnv(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
+    // At least 20 s: the processor's drain (10 s) and the HTTP requests' waits (up to 16 s) run within it.
+    shutdownTimeoutMs: intFromEnv(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 20_000, 600_000),
     accountCacheEntriesMax: intFromEnv(env, 'ACCOUNT_CACHE_ENTRIES_MAX', 10_000, 1, 10_000_000),
     rateLimit: {
       requestsPerWindow: intFromEnv(env, 'RATE_LIMIT_REQUESTS', 1_000, 1, 100_000_000),

@@ -20,22 +20,23 @@ const stateFile = (dir: string) => join(dir, 'stack.json');
 
 /**
  * Servers for this process: KAFKA_BROKERS / REDIS_URL when given, else a stack that
- * `npm run stack -- up` left running in dir, else (when env.localStack allows it) new servers
- * tied to this process. need.redis false: no Redis is looked for or started (redisUrl is then '').
+ * `npm run stack -- up` left running in dir, else new servers tied to this process; the last
+ * two only when env.localStack is not false. need.redis false: no Redis is looked for or started (redisUrl is then '').
  */
 export async function acquireStack(
   dir: string,
   env: { kafkaBrokers?: string[] | undefined; redisUrl?: string | undefined; localStack?: boolean },
   need: { redis: boolean } = { redis: true },
 ): Promise<Stack> {
-  const background = runningStack(dir);
+  // LOCAL_STACK off: not the background stack either, which is just as local.
+  const background = env.localStack === false ? undefined : runningStack(dir);
   const stops: Array<() => Promise<void>> = [];
   let kafkaBrokers = env.kafkaBrokers?.join(',') ?? background?.kafka.brokers;
   let redisUrl = need.redis ? (env.redisUrl ?? background?.redis.url) : '';
   // A deployment that forgot a variable must not run on a private, empty server of its own.
   const missing = [!kafkaBrokers && 'KAFKA_BROKERS', redisUrl === undefined && 'REDIS_URL'].filter(Boolean);
   if (missing.length > 0 && env.localStack === false) {
-    throw new Error(`${missing.join(' and ')} not set, and LOCAL_STACK=0 starts no local Kafka or Redis`);
+    throw new Error(`${missing.join(' and ')} not set, and LOCAL_STACK is off (it is under NODE_ENV=production unless LOCAL_STACK=1): no local Kafka or Redis is used`);
   }
   try {
     if (!kafkaBrokers) {

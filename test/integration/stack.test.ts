@@ -11,8 +11,8 @@ const goneWithinMs = 5_000;
 test('LOCAL_STACK=0: a missing KAFKA_BROKERS or REDIS_URL fails naming it, and nothing is started', async () => {
   const dir = tempDir('no-local-stack');
   const refused = (env: Parameters<typeof acquireStack>[1], need?: { redis: boolean }) => acquireStack(dir, { ...env, localStack: false }, need).then(() => 'started', (err: Error) => err.message);
-  assert.is(await refused({}), 'KAFKA_BROKERS and REDIS_URL not set, and LOCAL_STACK=0 starts no local Kafka or Redis');
-  assert.is(await refused({ kafkaBrokers: ['127.0.0.1:9'] }), 'REDIS_URL not set, and LOCAL_STACK=0 starts no local Kafka or Redis');
+  assert.match(await refused({}), /^KAFKA_BROKERS and REDIS_URL not set, and LOCAL_STACK is off/);
+  assert.match(await refused({ kafkaBrokers: ['127.0.0.1:9'] }), /^REDIS_URL not set, and LOCAL_STACK is off/);
   // A role without Redis (the processor alone) needs no REDIS_URL, and none is started for it.
   const stack = await acquireStack(dir, { kafkaBrokers: ['127.0.0.1:9'], localStack: false }, { redis: false });
   assert.equal([stack.kafkaBrokers, stack.redisUrl], ['127.0.0.1:9', '']);

@@ -23,6 +23,8 @@ test('KAFKA_BROKERS is a comma list of host:port; REDIS_URL a redis URL; TOPIC_P
   assert.is(loadConfig({ TOPIC_PREFIX: 'team-a.' }).topicPrefix, 'team-a.');
   assert.is(loadConfig({}).shutdownTimeoutMs, 25_000);
   assert.equal(loadConfig({ TOPIC_REPLICATION_FACTOR: '3' }).topicReplication, { factor: 3, minInsyncReplicas: undefined });
+  assert.throws(() => loadConfig({ TOPIC_REPLICATION_FACTOR: '2', TOPIC_MIN_INSYNC_REPLICAS: '3' }), /TOPIC_MIN_INSYNC_REPLICAS \(3\) must not exceed TOPIC_REPLICATION_FACTOR \(2\)/);
+  assert.throws(() => loadConfig({ SHUTDOWN_TIMEOUT_MS: '5000' }), /SHUTDOWN_TIMEOUT_MS must be an integer from 20000/);
 });
 
 test('invalid numbers fail naming the variable and the range', () => {
