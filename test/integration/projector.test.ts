@@ -197,6 +197,7 @@ test('Redis refusing writes mid-stream (out of memory): the projector fetches ag
   await produce(d.topics.commands.name, w.commands, w.poison);
   const processor = await startRoles('processor', d.env);
   const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
+  const [, maxmemory] = (await redis.config('GET', 'maxmemory')) as [string, string];
   try {
     await until('the processor', () => processorDrained(d));
     const projector = await startRoles('projector', { ...d.env, BATCH_BYTES_MAX: '16384' }); // small batches: many in the window
@@ -206,7 +207,7 @@ test('Redis refusing writes mid-stream (out of memory): the projector fetches ag
     await redis.config('SET', 'maxmemory-policy', 'noeviction');
     await redis.config('SET', 'maxmemory', '1');
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    await redis.config('SET', 'maxmemory', '0');
+    await redis.config('SET', 'maxmemory', maxmemory);
     try {
       assert.not.ok(await projectorDrained(d), 'the refusal came before the end of the stream');
       await until('the projector', () => projectorDrained(d));
@@ -217,7 +218,7 @@ test('Redis refusing writes mid-stream (out of memory): the projector fetches ag
     }
     assert.is(projector.child.exitCode, 0, projector.output().slice(-2000));
   } finally {
-    await redis.config('SET', 'maxmemory', '0');
+    await redis.config('SET', 'maxmemory', maxmemory); // as it was: the Redis may be shared (LEDGER_TEST_STACK, REDIS_URL)
     await redis.config('SET', 'maxmemory-policy', policy);
     await processor.stop();
   }
