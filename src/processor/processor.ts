@@ -181,10 +181,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     const full = await worker.accept({ messages: batch.messages, lastOffset: BigInt(batch.lastOffset()) }, heartbeat, onFailure);
     resolveOffset(batch.lastOffset());
     if (full) {
-      const topicPartitions = [{ topic: topics.commands.name, partitions: [partition] }];
-      consumer.pause(topicPartitions);
+      consumer.pause([{ topic: topics.commands.name, partitions: [partition] }]);
       // Also when the worker closes: a new one takes over (after the backoff, if it failed).
-      worker.whenRoom(() => void (backingOff.has(partition) || stopping || unlessStopped(() => consumer.resume(topicPartitions))));
+      worker.whenRoom(() => resumeUnlessHeld(partition));
     }
     updateLiveActors();
   }
@@ -203,21 +202,25 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     // retried after 1, 2, 4 ... up to 30 s, not several times a second.
     const retryInMs = Math.min(failureRetryDelayMaxMs, 1_000 * 2 ** (failure.count - 1));
     log.warn('batch failed; dropping the partition state, fetching again from the committed offset', { partition, offset: String(offset), failures: failure.count, retryInMs, error: String(err) });
-    const topicPartitions = [{ topic: topics.commands.name, partitions: [partition] }];
     // Synchronously, before any other batch of this partition: it finds no worker and a pending seek (isStale).
     unlessStopped(() => {
       consumer.seek({ topic: topics.commands.name, partition, offset: offset.toString() });
-      consumer.pause(topicPartitions);
+      consumer.pause([{ topic: topics.commands.name, partitions: [partition] }]);
     });
     clearTimeout(backingOff.get(partition)); // one timer per partition: an older one must not end this backoff early
     backingOff.set(
       partition,
       setTimeout(() => {
         backingOff.delete(partition);
-        if (!stopping) unlessStopped(() => consumer.resume(topicPartitions));
+        resumeUnlessHeld(partition);
       }, retryInMs).unref(),
     );
     await closeWorker(partition);
+  }
+
+  /** A paused partition is fetched again, unless its backoff is still due or the processor is stopping. */
+  function resumeUnlessHeld(partition: number): void {
+    if (!backingOff.has(partition) && !stopping) unlessStopped(() => consumer.resume([{ topic: topics.commands.name, partitions: [partition] }]));
   }
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -236,9 +239,10 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.batchSize !== 0 || payload.firstOffset === null) return;
     const worker = workers.get(payload.partition)?.worker;
-    if (worker) worker.skip(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
+    if (worker) return worker.skip(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
     // No worker, and the fetch went past a failed batch's offset with only markers: nothing is failing there.
-    else if ((batchFailures.get(payload.partition)?.offset ?? BigInt(payload.lastOffset) + 1n) <= BigInt(payload.lastOffset)) batchFailures.delete(payload.partition);
+    const failure = batchFailures.get(payload.partition);
+    if (failure && failure.offset <= BigInt(payload.lastOffset)) batchFailures.delete(payload.partition);
   });
   const stoppedForGood = watchCrashes(consumer, log, options.onStoppedForGood);
 
