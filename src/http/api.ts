@@ -145,12 +145,13 @@ export const apiRoutes =
         }
         const command = checked.value;
         const value = encodeCommand(command);
-        const waiting = o.sender.waiting(command.aggregateId);
+        const partition = o.sender.partitionOf(command.aggregateId);
+        const waiting = o.sender.waiting(partition);
         const backlog =
           sendsInFlight >= sendsInFlightMax || sendBytesInFlight + value.length > sendBytesInFlightMax
             ? `${sendsInFlight} commands (${sendBytesInFlight} bytes) wait for it already`
-            : waiting.commands >= sendsInFlightPerPartitionMax
-              ? `${waiting.commands} commands for partition ${waiting.partition} wait for it already`
+            : waiting >= sendsInFlightPerPartitionMax
+              ? `${waiting} commands for partition ${partition} wait for it already`
               : undefined;
         if (backlog !== undefined) {
           return problem(reply, 503, `kafka unavailable: ${backlog}; retry with commandId ${command.commandId}`, { commandId: command.commandId });
@@ -158,7 +159,7 @@ export const apiRoutes =
         const startedMs = Date.now();
         sendsInFlight++;
         sendBytesInFlight += value.length;
-        const send = o.sender.send(command.aggregateId, value).finally(() => {
+        const send = o.sender.send(command.aggregateId, value, partition).finally(() => {
           sendsInFlight--;
           sendBytesInFlight -= value.length;
         });

@@ -8,7 +8,7 @@ export const bodyLimitBytes = 64 * 1024;
  * most 15 s) come after it has arrived. Without it a client sending its body slowly held a
  * socket, and with it the shutdown, indefinitely.
  */
-export const requestTimeoutMs = 20_000;
+const requestTimeoutMs = 20_000;
 /** How often Node checks requestTimeout (its default, 30 s, let a request take up to 50 s). */
 const timeoutsCheckedEveryMs = 1_000;
 /**

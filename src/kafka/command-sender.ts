@@ -69,16 +69,19 @@ export class CommandSender {
     return producer;
   }
 
-  /** The partition a command keyed so goes to, and how many of its commands Kafka has not acknowledged yet (queued or in a request). */
-  waiting(key: string): { partition: number; commands: number } {
-    const partition = murmur2Partition(Buffer.from(key), this.partitionCount);
+  /** The partition a command with this key goes to (the processor's murmur2). */
+  partitionOf(key: string): number {
+    return murmur2Partition(Buffer.from(key), this.partitionCount);
+  }
+
+  /** How many commands of the partition Kafka has not acknowledged yet (queued or in a request). */
+  waiting(partition: number): number {
     const lane = this.partitions.get(partition);
-    return { partition, commands: lane ? lane.queue.length + lane.inRequest : 0 };
+    return lane ? lane.queue.length + lane.inRequest : 0;
   }
 
   /** Resolves once Kafka acknowledged the command, or rejects with the send's error (it may have been written all the same). */
-  send(key: string, value: Buffer): Promise<Sent> {
-    const partition = murmur2Partition(Buffer.from(key), this.partitionCount);
+  send(key: string, value: Buffer, partition = this.partitionOf(key)): Promise<Sent> {
     let lane = this.partitions.get(partition);
     if (!lane) this.partitions.set(partition, (lane = { queue: [], sending: false, inRequest: 0 }));
     const { queue } = lane;

@@ -12,10 +12,11 @@ const log = logger('topics');
  * events, results and DLQ records of commands/p are written to partition p.
  */
 export async function ensureTopics(admin: Admin, topics: Topology, replication: TopicReplication = {}): Promise<string[]> {
-  const specs: TopicSpec[] = Object.values(topics);
+  // Each topic's configs, with min.insync.replicas when one is configured.
+  const replicationConfigs: Record<string, string> = replication.minInsyncReplicas === undefined ? {} : { 'min.insync.replicas': String(replication.minInsyncReplicas) };
+  const specs: TopicSpec[] = Object.values(topics).map((spec) => ({ ...spec, configs: { ...spec.configs, ...replicationConfigs } }));
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((spec) => !existing.has(spec.name));
-  const replicationConfigs: Record<string, string> = replication.minInsyncReplicas === undefined ? {} : { 'min.insync.replicas': String(replication.minInsyncReplicas) };
   if (missing.length > 0) {
     await createTopics(admin, {
       waitForLeaders: false, // kafkajs gives up on UNKNOWN_TOPIC_OR_PARTITION while KRaft propagates; we wait below
@@ -23,12 +24,12 @@ export async function ensureTopics(admin: Admin, topics: Topology, replication: 
         topic: spec.name,
         numPartitions: spec.partitions,
         replicationFactor: replication.factor ?? -1, // -1: the broker's default.replication.factor
-        configEntries: Object.entries({ ...spec.configs, ...replicationConfigs }).map(([name, value]) => ({ name, value })),
+        configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })),
       })),
     });
   }
   await waitForLeaders(admin, specs.map((spec) => spec.name));
-  await warnOnConfigDrift(admin, specs.filter((spec) => existing.has(spec.name)).map((spec) => ({ ...spec, configs: { ...spec.configs, ...replicationConfigs } })));
+  await warnOnConfigDrift(admin, specs.filter((spec) => existing.has(spec.name)));
   const metadata = await admin.fetchTopicMetadata({ topics: specs.map((spec) => spec.name) });
   const counts = new Set(metadata.topics.map((t) => t.partitions.length));
   if (counts.size !== 1) {

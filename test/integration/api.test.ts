@@ -9,6 +9,7 @@ import { stopPid } from '../../src/stack/process.js';
 import { deployment, produce } from '../support/deployment.js';
 import { startRoles, type RoleProcess } from '../support/processes.js';
 import { tempDir, testEnv } from '../support/env.js';
+import { until } from '../support/until.js';
 import { Redis } from 'ioredis';
 
 const issuedAt = '2026-01-01T00:00:00Z';
@@ -16,7 +17,9 @@ const issuedAt = '2026-01-01T00:00:00Z';
 const readYourWritesEnv = { WAIT_MAX_MS: '15000' };
 const callTimeoutMs = 30_000;
 
-async function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
+type Reply = { status: number; json: any; headers: Headers };
+
+async function call(port: number, method: string, path: string, body?: unknown): Promise<Reply> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -58,11 +61,8 @@ test('commands by POST and by a raw Kafka producer; read-your-writes; views, his
 
     assert.equal((await call(port, 'GET', '/stats')).json, { accounts: { open: 2, closed: 0 }, balances: { EUR: 300 } });
     // Results are projected from their own topic, not with the events: the account's version does not imply its result is there yet.
-    let result = await call(port, 'GET', '/commands/tr-1');
-    for (const deadlineMs = Date.now() + 15_000; result.status === 404 && Date.now() < deadlineMs; ) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      result = await call(port, 'GET', '/commands/tr-1');
-    }
+    let result!: Reply;
+    await until('the result of tr-1', async () => (result = await call(port, 'GET', '/commands/tr-1')).status !== 404, 15_000, 100);
     assert.equal(result.json, { commandId: 'tr-1', aggregateId: 'acc-a', status: 'accepted', version: 3 });
     const again = await call(port, 'POST', '/commands?wait=true', { commandId: 'dep-1', type: 'Deposit', aggregateId: 'acc-a', payload: { amount: 300 }, issuedAt });
     assert.equal(again.json, { commandId: 'dep-1', aggregateId: 'acc-a', status: 'accepted', version: 2 }, 'a repeated command answers the original outcome');
@@ -191,12 +191,8 @@ test('the account cache serves repeated reads and never a view older than a newe
     // A write the API did not see (a raw Kafka producer) reaches plain reads of the cached view
     // too: the projector's notice invalidates it. Without it, version 2 would be served for good.
     await produce(d.topics.commands.name, [{ commandId: 'd-raw', type: 'Deposit', aggregateId: 'acc-c', payload: { amount: 5 }, issuedAt }]);
-    const deadlineMs = Date.now() + callTimeoutMs;
-    let plain = await call(port, 'GET', '/accounts/acc-c');
-    while (plain.json.version < 3 && Date.now() < deadlineMs) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      plain = await call(port, 'GET', '/accounts/acc-c');
-    }
+    let plain!: Reply;
+    await until('a plain read of version 3', async () => (plain = await call(port, 'GET', '/accounts/acc-c')).json.version >= 3, callTimeoutMs, 100).catch(() => undefined); // the assertion says what it read
     assert.equal([plain.json.version, plain.json.balance], [3, 12], 'a plain read sees the raw write');
   } finally {
     for (const role of roles) await role.stop();

@@ -10,7 +10,8 @@ import { dlqHeaders } from '../../topics/commands-dlq.js';
 import { buildWorkload, type RawCommand, type Workload } from '../support/ledger-model.js';
 import { startRoles, type RoleProcess } from '../support/processes.js';
 import { TopicReader } from '../support/topic-reader.js';
-import { deployment, drained, expectedResultCount, partitions, produce, type Deployment } from '../support/deployment.js';
+import { deployment, drained, expectedResultCount, lagging, partitions, produce, type Deployment } from '../support/deployment.js';
+import { until } from '../support/until.js';
 import { tempDir, testKafka } from '../support/env.js';
 import { rejections } from '../../actors/account/decider.js';
 import { murmur2Partition } from '../../topics/commands.js';
@@ -79,14 +80,11 @@ test('mixed commands, duplicates and poison: every outcome is the model\'s, exac
     try {
       // Not 15 s: on a fresh broker this took about 15 s in 3 of some 18 runs (2026-12-02), the
       // group committed to the end a moment after; why it is that slow then was not found.
-      const deadlineMs = Date.now() + 60_000;
-      while (!(await drained(admin, `${d.appId}-processor`, [d.topics.commands.name])) && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 200));
-      if (!(await drained(admin, `${d.appId}-processor`, [d.topics.commands.name]))) {
-        const ends = await admin.fetchTopicOffsets(d.topics.commands.name);
-        const [committed] = await admin.fetchOffsets({ groupId: `${d.appId}-processor`, topics: [d.topics.commands.name] });
-        const lag = ends.map((e) => `p${e.partition}: committed ${committed?.partitions.find((c) => c.partition === e.partition)?.offset}, end ${e.high}`).join('; ');
-        assert.unreachable(`the group did not commit up to the end of commands (${lag}):\n${processor.output().slice(-4000)}`);
-      }
+      const groupId = `${d.appId}-processor`;
+      await until('the group to commit up to the end of commands', () => drained(admin, groupId, [d.topics.commands.name]), 60_000).catch(async (err: Error) => {
+        const behind = (await lagging(admin, groupId, [d.topics.commands.name])).join('; ') || 'none any more';
+        assert.unreachable(`${err.message} (behind: ${behind}):\n${processor.output().slice(-4000)}`);
+      });
     } finally {
       await admin.disconnect();
     }

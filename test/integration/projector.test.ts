@@ -8,6 +8,7 @@ import { buildWorkload, type Workload } from '../support/ledger-model.js';
 import { deployment, drained, produce, type Deployment } from '../support/deployment.js';
 import { startRoles, type RoleProcess } from '../support/processes.js';
 import { testEnv, testKafka } from '../support/env.js';
+import { until } from '../support/until.js';
 
 const rebuildPath = fileURLToPath(new URL('../../src/cli/rebuild.ts', import.meta.url));
 const redis = new Redis(testEnv().redisUrl);
@@ -17,14 +18,6 @@ test.after(async () => {
   await admin.disconnect();
   redis.disconnect();
 });
-
-async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = 90_000, pollMs = 200): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
-}
 
 const projectorDrained = (d: Deployment) => drained(admin, `${d.appId}-projector`, [d.topics.events.name, d.topics.commandResults.name]);
 const processorDrained = (d: Deployment) => drained(admin, `${d.appId}-processor`, [d.topics.commands.name]);

@@ -47,15 +47,21 @@ export async function produce(topic: string, commands: RawCommand[], poison: Wor
 
 /** True when the group has committed everything the topics hold. */
 export async function drained(admin: Admin, groupId: string, topicNames: string[]): Promise<boolean> {
+  return (await lagging(admin, groupId, topicNames)).length === 0;
+}
+
+/** The partitions where the group has committed less than the topic holds, as "topic/p: committed c, end e". */
+export async function lagging(admin: Admin, groupId: string, topicNames: string[]): Promise<string[]> {
+  const behind: string[] = [];
   for (const topic of topicNames) {
     const ends = await retriable(() => admin.fetchTopicOffsets(topic));
     const [committed] = await retriable(() => admin.fetchOffsets({ groupId, topics: [topic] }));
     for (const end of ends) {
       const offset = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
-      if (BigInt(offset) < BigInt(end.high)) return false;
+      if (BigInt(offset) < BigInt(end.high)) behind.push(`${topic}/${end.partition}: committed ${offset}, end ${end.high}`);
     }
   }
-  return true;
+  return behind;
 }
 
 export const expectedResultCount = (w: Workload) => [...w.results.values()].reduce((n, statuses) => n + statuses.length, 0);

@@ -1,6 +1,7 @@
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import { drained } from './deployment.js';
 import { testKafka, unique } from './env.js';
+import { until } from './until.js';
 
 /** Collects every committed record of some topics (read_committed) into memory, from the beginning. */
 export class TopicReader {
@@ -36,12 +37,8 @@ export class TopicReader {
   }
 
   /** Resolves when predicate holds; fails after timeoutMs saying what it waited for. */
-  async until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await predicate())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+    return until(what, predicate, timeoutMs, 100);
   }
 
   /**
