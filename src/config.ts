@@ -30,9 +30,12 @@ export interface Config {
     readonly actorIdleMs: number;
     readonly actorReplyTimeoutMs: number;
     readonly batchesInFlightPerPartitionMax: number;
+    readonly bytesInFlightPerPartitionMax: number;
     readonly partitionsConcurrently: number;
     readonly batchBytesMax: number;
   };
+  /** The projector's batches of one partition sent to Redis and not yet acknowledged. */
+  readonly projectorBatchesInFlightPerPartitionMax: number;
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -83,10 +86,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       liveActorsMax: intFromEnv(env, 'LIVE_ACTORS_MAX', 120_000, 1, 100_000_000),
       actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),
       actorReplyTimeoutMs: intFromEnv(env, 'ACTOR_REPLY_TIMEOUT_MS', 30_000, 100, 600_000),
-      batchesInFlightPerPartitionMax: intFromEnv(env, 'BATCHES_IN_FLIGHT_PER_PARTITION_MAX', 2, 1, 100),
+      batchesInFlightPerPartitionMax: intFromEnv(env, 'BATCHES_IN_FLIGHT_PER_PARTITION_MAX', 16, 1, 1_000),
+      bytesInFlightPerPartitionMax: intFromEnv(env, 'BYTES_IN_FLIGHT_PER_PARTITION_MAX', 2 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
       partitionsConcurrently: intFromEnv(env, 'PROCESSOR_PARTITIONS_CONCURRENTLY', 12, 1, 1_000),
       batchBytesMax: intFromEnv(env, 'BATCH_BYTES_MAX', 1024 * 1024, 1024, 64 * 1024 * 1024),
     },
+    projectorBatchesInFlightPerPartitionMax: intFromEnv(env, 'PROJECTOR_BATCHES_IN_FLIGHT_PER_PARTITION_MAX', 2, 1, 100),
   };
 }
 

@@ -110,7 +110,7 @@ async function startRoles(
     closers.push(() => redis.quit());
     checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
     if (roles.includes('projector')) {
-      const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor, onStoppedForGood: onStoppedForGood('projector') });
+      const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor, batchesInFlightPerPartitionMax: config.projectorBatchesInFlightPerPartitionMax, onStoppedForGood: onStoppedForGood('projector') });
       roleStops.push(() => projector.stop());
       checks.push({ name: 'projector', check: () => projector.check() });
     }

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     console.error(`wiped ${wiped} keys; projecting ${sources.join(' and ')} from offset 0`);
     const ends = await partitionEnds(admin, sources);
     const total = [...ends.values()].reduce((n, { low, high }) => n + (high - low), 0);
-    const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor });
+    const projector = await startProjector({ kafka, admin, redis, topics, appId: config.appId, ...config.processor, batchesInFlightPerPartitionMax: config.projectorBatchesInFlightPerPartitionMax });
     const startedMs = Date.now();
     for (;;) {
       const { done, complete } = await reached(admin, groupId, sources, ends);

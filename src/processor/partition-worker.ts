@@ -24,6 +24,8 @@ export interface ProcessorLimits {
   readonly actorReplyTimeoutMs: number;
   /** Batches of a partition accepted and not yet committed (the one committing included); fetching waits beyond. */
   readonly batchesInFlightPerPartitionMax: number;
+  /** Their keys' and values' bytes; fetching waits beyond. */
+  readonly bytesInFlightPerPartitionMax: number;
   /** Batches waiting behind a commit are merged into one transaction up to this many bytes of keys and values. */
   readonly batchBytesMax: number;
 }
@@ -175,9 +177,9 @@ export class PartitionWorker {
   /**
    * Queues a fetched batch and returns, so the consumer fetches on while the batch commits.
    * Batches are handled and committed one after another, each partition on its own, not in
-   * rounds with the others. Returns true when batchesInFlightPerPartitionMax batches are now
-   * accepted and not committed: the caller then pauses the partition until whenRoom. (A batch
-   * that still comes waits here for room.)
+   * rounds with the others. Returns true when the batches now accepted and not committed reach
+   * batchesInFlightPerPartitionMax or bytesInFlightPerPartitionMax: the caller then pauses the
+   * partition until whenRoom. (A batch that still comes waits here for room.)
    * onFailure: called once when a batch fails; the worker is unusable from then on, and the
    * caller fetches again from resumeOffset with a new worker.
    */
@@ -225,8 +227,17 @@ export class PartitionWorker {
     }
   }
 
+  /**
+   * Full by count or by bytes. Under a steady load the fetched batches are small and many queue
+   * behind a commit (they go into the next transaction together): pausing after two of them
+   * held the partition's commands on the broker until the commit ended and then up to a fetch
+   * wait more (kafkajs fetches a resumed partition only with its next fetch). Draining a
+   * backlog, fetches are large and the bytes bound pauses after about two.
+   */
   private get isFull(): boolean {
-    return this.queue.length >= this.ctx.limits.batchesInFlightPerPartitionMax;
+    let bytes = 0;
+    for (const batch of this.queue) bytes += batch.bytes;
+    return this.queue.length >= this.ctx.limits.batchesInFlightPerPartitionMax || bytes >= this.ctx.limits.bytesInFlightPerPartitionMax;
   }
 
   /** Calls callback once, when the queue has room again or the worker closes. */
