@@ -1,9 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 
+/** What a passing check may add to its entry: state worth seeing that is no failure (a restore in progress, say). */
+export type HealthDetail = Readonly<Record<string, number | string | readonly number[]>>;
+
 /** A dependency the service needs; check() throws when it is not usable. */
 export interface HealthCheck {
   readonly name: string;
-  check(): Promise<void>;
+  check(): Promise<void | HealthDetail>;
 }
 
 const checkTimeoutMs = 2_000;
@@ -18,7 +21,7 @@ const healthResponse = {
       additionalProperties: {
         type: 'object',
         required: ['status'],
-        properties: { status: { type: 'string', enum: ['up', 'down'] }, error: { type: 'string' } },
+        properties: { status: { type: 'string', enum: ['up', 'down'] }, error: { type: 'string' }, detail: { type: 'object', additionalProperties: true } },
       },
     },
   },
@@ -35,14 +38,14 @@ export const healthRoutes =
     });
   };
 
-async function runCheck(check: () => Promise<void>): Promise<{ status: 'up' | 'down'; error?: string }> {
+async function runCheck(check: () => Promise<void | HealthDetail>): Promise<{ status: 'up' | 'down'; error?: string; detail?: HealthDetail }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${checkTimeoutMs} ms`)), checkTimeoutMs);
   });
   try {
-    await Promise.race([check(), timeout]);
-    return { status: 'up' };
+    const detail = await Promise.race([check(), timeout]);
+    return detail ? { status: 'up', detail } : { status: 'up' };
   } catch (err) {
     return { status: 'down', error: err instanceof Error ? err.message : String(err) };
   } finally {

@@ -28,8 +28,13 @@ export interface ProcessorOptions {
 
 export interface Processor {
   stop(): Promise<void>;
-  /** Throws when a consumer of the role stopped for good (kafkajs will not restart it): /health reports it. */
-  check(): Promise<void>;
+  /**
+   * Throws when a consumer of the role stopped for good (kafkajs will not restart it), or a
+   * partition keeps failing: /health reports it. Else the partitions' state: how many this
+   * instance owns, which of them are being opened (restored from the changelog), which back off
+   * after a failed batch.
+   */
+  check(): Promise<{ partitionsOwned: number; restoring: number[]; backingOff: number[] }>;
 }
 
 const log = logger('processor');
@@ -73,6 +78,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     heartbeatInterval: 3_000,
   });
 
+  /** Partitions whose worker is being opened: waiting for the previous one to close, or restoring. */
+  const opening = new Set<number>();
   /** Workers being closed: a new worker of the partition waits for its store and transactional id to be let go. */
   const closing = new Map<number, Promise<void>>();
 
@@ -91,6 +98,15 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   }
 
   async function openWorker(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
+    opening.add(partition);
+    try {
+      return await openWorkerOnce(partition, heartbeat);
+    } finally {
+      opening.delete(partition);
+    }
+  }
+
+  async function openWorkerOnce(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
     // Else RocksDB refuses the store's lock, and two producers of one transactional id fence each
     // other. Its batch in flight may take a while: the group membership is kept meanwhile.
     const previous = closing.get(partition);
@@ -283,6 +299,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
           throw new Error(`partition ${partition} has failed ${count} batches at offset ${offset} for ${Math.round((Date.now() - sinceMs) / 1000)} s, none committed: ${error}`);
         }
       }
+      const sorted = (partitions: Iterable<number>) => [...partitions].sort((a, b) => a - b);
+      return { partitionsOwned: assigned.size, restoring: sorted(opening), backingOff: sorted(backingOff.keys()) };
     },
   };
 }

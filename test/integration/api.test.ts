@@ -6,7 +6,7 @@ import { startRedis } from '../../src/stack/redis.js';
 import { startKafka } from '../../src/stack/kafka.js';
 import { commandSendTimeoutMs } from '../../src/http/api.js';
 import { stopPid } from '../../src/stack/process.js';
-import { deployment, produce } from '../support/deployment.js';
+import { deployment, partitions, produce } from '../support/deployment.js';
 import { startRoles, type RoleProcess } from '../support/processes.js';
 import { tempDir, testEnv } from '../support/env.js';
 import { until } from '../support/until.js';
@@ -69,9 +69,11 @@ test('commands by POST and by a raw Kafka producer; read-your-writes; views, his
     const next = await call(port, 'POST', '/commands?wait=true', { commandId: 'dep-2', type: 'Deposit', aggregateId: 'acc-a', payload: { amount: 1 } });
     assert.equal([next.json.status, next.json.version], ['accepted', 4], 'the repeat applied nothing: the next command is version 4, not 5');
     assert.is((await call(port, 'GET', '/accounts/acc-a?minVersion=4')).json.balance, 181);
+    // The processor's entry also says the partitions' state: it owns them all, each opened (restored), none failing.
+    const expected = { processor: { status: 'up', detail: { partitionsOwned: partitions, restoring: [], backingOff: [] } }, projector: { status: 'up' } };
     for (const [role, name] of [[roles[0]!, 'processor'], [roles[1]!, 'projector']] as const) {
       const health = await call(role.port, 'GET', '/health');
-      assert.equal([health.status, health.json.checks[name]], [200, { status: 'up' }], `${name} role's /health`);
+      assert.equal([health.status, health.json.checks[name]], [200, expected[name]], `${name} role's /health`);
     }
   } finally {
     for (const role of roles) await role.stop();
