@@ -81,7 +81,7 @@ async function projectorThroughput(kafka: ReturnType<typeof createKafka>, redis:
   await admin.disconnect();
 
   // Ceilings, each as plain pipelined ioredis calls of the same pipeline size, no Kafka, no Lua:
-  // (1) one hash write with the view's fields per event (as many keys as events);
+  // (1) one hash write with the view's fields per event (into as many keys as the events' accounts);
   // (2) the writes the projector makes: per event the view hash and a history entry, per run of
   //     eventsPerCallMax events one stats counter and one notice.
   const ceiling = async (writes: (pipeline: ReturnType<Redis['pipeline']>, j: number) => void) => {
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
       roles.push(await startRoles('processor', d.env), await startRoles('projector', d.env));
       if (parts.includes('b')) console.log(`(b) ${args.partitions} partitions; warming up: ${warmUp.seconds} s at ${warmUp.rate} commands/s, not counted`);
       for (const r of await latencies(kafka, redis, d, parts.includes('b') ? offeredLoads : [])) {
-        console.log(`(b) ${String(r.rate).padStart(5)} commands/s offered: p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (${r.seen}/${r.sent} seen)${r.rate === 5_000 ? '  (target p99 <= 100 ms)' : ''}`);
+        console.log(`(b) ${String(r.rate).padStart(5)} commands/s offered: p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (${r.seen}/${r.sent} seen; sent at ${Math.round(r.sent / loadSeconds)} commands/s)${r.rate === 5_000 ? '  (target p99 <= 100 ms)' : ''}`);
       }
       // Where the latency goes: the roles' own metrics over the three runs, read once per role.
       const [processorMetrics, projectorMetrics] = await Promise.all(roles.slice(0, 2).map(async (role) => (await fetch(`http://127.0.0.1:${role.port}/metrics`)).text()));
