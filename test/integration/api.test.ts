@@ -10,6 +10,7 @@ import { deployment, partitions, produce } from '../support/deployment.js';
 import { startRoles, type RoleProcess } from '../support/processes.js';
 import { tempDir, testEnv } from '../support/env.js';
 import { until } from '../support/until.js';
+import { buildWorkload } from '../support/ledger-model.js';
 import { Redis } from 'ioredis';
 
 const issuedAt = '2026-01-01T00:00:00Z';
@@ -74,6 +75,54 @@ test('commands by POST and by a raw Kafka producer; read-your-writes; views, his
     for (const [role, name] of [[roles[0]!, 'processor'], [roles[1]!, 'projector']] as const) {
       const health = await call(role.port, 'GET', '/health');
       assert.equal([health.status, health.json.checks[name]], [200, expected[name]], `${name} role's /health`);
+    }
+  } finally {
+    for (const role of roles) await role.stop();
+  }
+});
+
+test('a mixed workload, some accounts by POST and the rest by a raw producer: every view, history, result and the stats through the API equal the model', async () => {
+  const d = await deployment({ ...readYourWritesEnv, RATE_LIMIT_REQUESTS: '100000' });
+  const w = buildWorkload(d.ns, 11, { senders: 20, receivers: 15, refunders: 4, ops: 800 });
+  // The senders' commands go by POST, in order, after every other account's by Kafka: the
+  // receivers are open before any credit reaches them, and each account's commands keep their order.
+  const posted = w.commands.filter((c) => c.aggregateId.startsWith(`${d.ns}-s-`));
+  await produce(d.topics.commands.name, w.commands.filter((c) => !posted.includes(c)), w.poison);
+  const roles: RoleProcess[] = [await startRoles('processor', d.env), await startRoles('projector', d.env), await startRoles('api', d.env)];
+  const port = roles[2]!.port;
+  try {
+    // Amounts that are not positive safe integers are the decider's rejections, not the API's: every POST is sent.
+    for (const command of posted) {
+      const sent = await call(port, 'POST', '/commands', command);
+      assert.is(sent.status, 202, JSON.stringify(sent.json));
+    }
+
+    let eur = 0;
+    for (const [id, version] of w.versions) {
+      const view = await call(port, 'GET', `/accounts/${encodeURIComponent(id)}?minVersion=${version}`);
+      assert.is(view.status, 200, `${id}: ${JSON.stringify(view.json)}`);
+      assert.equal([view.json.version, view.json.balance, view.json.status], [version, w.balances.get(id), 'open'], `view of ${id}`);
+      if (view.json.currency === 'EUR') eur += view.json.balance;
+      // The history, page by page, newest first: every money event once, the newest at the view's balance.
+      const seqs: number[] = [];
+      let cursor: number | null | undefined;
+      let newestBalance: number | undefined;
+      do {
+        const page = await call(port, 'GET', `/accounts/${encodeURIComponent(id)}/transactions?limit=7${cursor ? `&cursor=${cursor}` : ''}`);
+        assert.is(page.status, 200);
+        newestBalance ??= page.json.items[0]?.balance;
+        seqs.push(...page.json.items.map((item: { seq: number }) => item.seq));
+        cursor = page.json.nextCursor;
+      } while (cursor);
+      assert.equal(seqs, Array.from({ length: version - 1 }, (_, i) => version - i), `history of ${id}`);
+      if (version > 1) assert.is(newestBalance, w.balances.get(id), `newest history entry of ${id}`);
+    }
+    const stats = await call(port, 'GET', '/stats');
+    assert.equal([stats.json.accounts.open, stats.json.balances.EUR], [w.versions.size, eur], 'stats');
+    for (const [commandId, statuses] of w.results) {
+      let result!: Reply;
+      await until(`the result of ${commandId}`, async () => (result = await call(port, 'GET', `/commands/${encodeURIComponent(commandId)}`)).status !== 404, 15_000, 50);
+      assert.is(result.json.status, statuses[0], `result of ${commandId} is its first outcome`);
     }
   } finally {
     for (const role of roles) await role.stop();
