@@ -33,6 +33,14 @@ test('invalid numbers fail naming the variable and the range', () => {
   assert.throws(() => loadConfig({ APP_ID: 'a b' }), /APP_ID/);
 });
 
+test('batches in flight: the processor bounds them by count and bytes, the projector by a count of its own', () => {
+  const limits = (c: ReturnType<typeof loadConfig>) => [c.processor.batchesInFlightPerPartitionMax, c.processor.bytesInFlightPerPartitionMax, c.projectorBatchesInFlightPerPartitionMax];
+  assert.equal(limits(loadConfig({})), [16, 2 * 1024 * 1024, 2]);
+  assert.equal(limits(loadConfig({ BATCHES_IN_FLIGHT_PER_PARTITION_MAX: '4', BYTES_IN_FLIGHT_PER_PARTITION_MAX: '65536' })), [4, 65_536, 2]);
+  assert.equal(limits(loadConfig({ PROJECTOR_BATCHES_IN_FLIGHT_PER_PARTITION_MAX: '8' })), [16, 2 * 1024 * 1024, 8]);
+  assert.throws(() => loadConfig({ BYTES_IN_FLIGHT_PER_PARTITION_MAX: '100' }), /BYTES_IN_FLIGHT_PER_PARTITION_MAX must be an integer from 1024/);
+});
+
 test('TRUST_PROXY: unset trusts no proxy; a list of addresses and CIDRs; anything else fails naming it', () => {
   assert.is(loadConfig({}).trustProxy, undefined);
   assert.equal(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,loopback,fd00::/8' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', 'loopback', 'fd00::/8']);
