@@ -60,6 +60,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (topicReplication.factor !== undefined && (topicReplication.minInsyncReplicas ?? 0) > topicReplication.factor) {
     throw new Error(`TOPIC_MIN_INSYNC_REPLICAS (${topicReplication.minInsyncReplicas}) must not exceed TOPIC_REPLICATION_FACTOR (${topicReplication.factor})`);
   }
+  const batchBytesMax = intFromEnv(env, 'BATCH_BYTES_MAX', 1024 * 1024, 1024, 64 * 1024 * 1024);
+  const processor = {
+    liveActorsPerPartitionMax: intFromEnv(env, 'LIVE_ACTORS_PER_PARTITION_MAX', 10_000, 1, 10_000_000),
+    liveActorsMax: intFromEnv(env, 'LIVE_ACTORS_MAX', 120_000, 1, 100_000_000),
+    actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),
+    actorReplyTimeoutMs: intFromEnv(env, 'ACTOR_REPLY_TIMEOUT_MS', 30_000, 100, 600_000),
+    batchesInFlightPerPartitionMax: intFromEnv(env, 'BATCHES_IN_FLIGHT_PER_PARTITION_MAX', 16, 1, 1_000),
+    bytesInFlightPerPartitionMax: intFromEnv(env, 'BYTES_IN_FLIGHT_PER_PARTITION_MAX', 2 * batchBytesMax, 1024, 1024 * 1024 * 1024),
+    partitionsConcurrently: intFromEnv(env, 'PROCESSOR_PARTITIONS_CONCURRENTLY', 12, 1, 1_000),
+    batchBytesMax,
+  };
+  // A fetch must fit: with less room than one fetch, the partition would pause with any batch queued.
+  if (processor.bytesInFlightPerPartitionMax < processor.batchBytesMax) {
+    throw new Error(`BYTES_IN_FLIGHT_PER_PARTITION_MAX (${processor.bytesInFlightPerPartitionMax}) must be at least BATCH_BYTES_MAX (${processor.batchBytesMax})`);
+  }
   return {
     kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
     redisUrl: env.REDIS_URL || undefined,
@@ -81,16 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       windowMs: intFromEnv(env, 'RATE_LIMIT_WINDOW_MS', 1_000, 100, 3_600_000),
     },
     trustProxy: trustProxyFromEnv(env.TRUST_PROXY),
-    processor: {
-      liveActorsPerPartitionMax: intFromEnv(env, 'LIVE_ACTORS_PER_PARTITION_MAX', 10_000, 1, 10_000_000),
-      liveActorsMax: intFromEnv(env, 'LIVE_ACTORS_MAX', 120_000, 1, 100_000_000),
-      actorIdleMs: intFromEnv(env, 'ACTOR_IDLE_MS', 60_000, 0, 86_400_000),
-      actorReplyTimeoutMs: intFromEnv(env, 'ACTOR_REPLY_TIMEOUT_MS', 30_000, 100, 600_000),
-      batchesInFlightPerPartitionMax: intFromEnv(env, 'BATCHES_IN_FLIGHT_PER_PARTITION_MAX', 16, 1, 1_000),
-      bytesInFlightPerPartitionMax: intFromEnv(env, 'BYTES_IN_FLIGHT_PER_PARTITION_MAX', 2 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-      partitionsConcurrently: intFromEnv(env, 'PROCESSOR_PARTITIONS_CONCURRENTLY', 12, 1, 1_000),
-      batchBytesMax: intFromEnv(env, 'BATCH_BYTES_MAX', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    },
+    processor,
     projectorBatchesInFlightPerPartitionMax: intFromEnv(env, 'PROJECTOR_BATCHES_IN_FLIGHT_PER_PARTITION_MAX', 2, 1, 100),
   };
 }

@@ -57,6 +57,43 @@ export interface WorkerContext {
   readonly actorsChanged: () => void;
 }
 
+/** See PartitionWorker.isFull: full by count, or when one more fetch would pass the bytes bound; an empty queue never is. */
+export function queueIsFull(queue: readonly { bytes: number }[], limits: Pick<ProcessorLimits, 'batchesInFlightPerPartitionMax' | 'bytesInFlightPerPartitionMax' | 'batchBytesMax'>): boolean {
+  if (queue.length === 0) return false;
+  let bytes = 0;
+  for (const batch of queue) bytes += batch.bytes;
+  return queue.length >= limits.batchesInFlightPerPartitionMax || bytes + limits.batchBytesMax > limits.bytesInFlightPerPartitionMax;
+}
+
+/**
+ * The messages with their keys and values copied into one buffer of their own, and its size.
+ * kafkajs hands out slices of the whole fetch response (every partition's records, up to 10
+ * MiB), so a small queued batch would otherwise keep a large response alive: the bytes bound
+ * would not bound memory. Header values (rare on commands) are copied one by one.
+ */
+function detached(messages: KafkaMessage[]): { messages: KafkaMessage[]; bytes: number } {
+  let bytes = 0;
+  for (const m of messages) bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  const own = Buffer.allocUnsafeSlow(bytes);
+  let at = 0;
+  const copy = (b: Buffer | null | undefined): Buffer | null => {
+    if (!b) return null;
+    const start = at;
+    at += b.copy(own, at);
+    return own.subarray(start, at);
+  };
+  const copied = messages.map((m) => {
+    const headers = m.headers && Object.keys(m.headers).length > 0 ? copyHeaders(m.headers) : m.headers;
+    return { ...m, key: copy(m.key), value: copy(m.value), headers } as KafkaMessage;
+  });
+  return { messages: copied, bytes };
+}
+
+function copyHeaders(headers: NonNullable<KafkaMessage['headers']>): NonNullable<KafkaMessage['headers']> {
+  const copyOne = (v: Buffer | string | undefined) => (Buffer.isBuffer(v) ? Buffer.from(v) : v);
+  return Object.fromEntries(Object.entries(headers).map(([name, v]) => [name, Array.isArray(v) ? v.map(copyOne) : copyOne(v)])) as NonNullable<KafkaMessage['headers']>;
+}
+
 const snapshotKey = (aggregateId: string) => `a:${aggregateId}`;
 const changelogOffsetKey = 'm:changelog-offset';
 const clusterIdKey = 'm:cluster-id';
@@ -187,9 +224,8 @@ export class PartitionWorker {
     if (batch.lastOffset < this.nextOffset) return false; // fetched again after a consumer restart: accepted already
     while (!this.closed && this.isFull) await new Promise<void>((resolve) => this.whenRoom(resolve));
     if (this.closed) return false;
-    const messages = batch.messages.filter((m) => BigInt(m.offset) >= this.nextOffset);
+    const { messages, bytes } = detached(batch.messages.filter((m) => BigInt(m.offset) >= this.nextOffset));
     this.nextOffset = batch.lastOffset + 1n;
-    const bytes = messages.reduce((n, m) => n + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0);
     this.lastAccepted = { heartbeat, onFailure };
     this.skippedOffset = undefined; // below this batch's offsets
     this.enqueue({ messages, lastOffset: batch.lastOffset, bytes });
@@ -228,16 +264,15 @@ export class PartitionWorker {
   }
 
   /**
-   * Full by count or by bytes. Under a steady load the fetched batches are small and many queue
+   * Full by count, or when one more fetch (up to batchBytesMax) would pass the bytes bound; an
+   * empty queue never is. Under a steady load the fetched batches are small and many queue
    * behind a commit (they go into the next transaction together): pausing after two of them
    * held the partition's commands on the broker until the commit ended and then up to a fetch
    * wait more (kafkajs fetches a resumed partition only with its next fetch). Draining a
-   * backlog, fetches are large and the bytes bound pauses after about two.
+   * backlog, fetches are large and, with the defaults, the bytes bound pauses after two.
    */
   private get isFull(): boolean {
-    let bytes = 0;
-    for (const batch of this.queue) bytes += batch.bytes;
-    return this.queue.length >= this.ctx.limits.batchesInFlightPerPartitionMax || bytes >= this.ctx.limits.bytesInFlightPerPartitionMax;
+    return queueIsFull(this.queue, this.ctx.limits);
   }
 
   /** Calls callback once, when the queue has room again or the worker closes. */
@@ -246,7 +281,9 @@ export class PartitionWorker {
     else this.roomWaiters.push(callback);
   }
 
+  /** Calls the room waiters if the queue has room (a commit may leave it full by bytes), or the worker closed. */
   private freeRoom(): void {
+    if (!this.closed && this.isFull) return;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const callback of waiters) {

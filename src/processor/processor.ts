@@ -31,10 +31,10 @@ export interface Processor {
   /**
    * Throws when a consumer of the role stopped for good (kafkajs will not restart it), or a
    * partition keeps failing: /health reports it. Else the partitions' state: how many this
-   * instance owns, which of them are being opened (restored from the changelog), which back off
-   * after a failed batch.
+   * instance owns, which of them are being opened (restored from the changelog), failed to open
+   * (retried; reported down after 60 s), or back off after a failed batch.
    */
-  check(): Promise<{ partitionsOwned: number; restoring: number[]; backingOff: number[] }>;
+  check(): Promise<{ partitionsOwned: number; restoring: number[]; openFailing: number[]; backingOff: number[] }>;
 }
 
 const log = logger('processor');
@@ -299,8 +299,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
           throw new Error(`partition ${partition} has failed ${count} batches at offset ${offset} for ${Math.round((Date.now() - sinceMs) / 1000)} s, none committed: ${error}`);
         }
       }
-      const sorted = (partitions: Iterable<number>) => [...partitions].sort((a, b) => a - b);
-      return { partitionsOwned: assigned.size, restoring: sorted(opening), backingOff: sorted(backingOff.keys()) };
+      const owned = (partitions: Iterable<number>) => [...partitions].filter((p) => assigned.has(p)).sort((a, b) => a - b);
+      return { partitionsOwned: assigned.size, restoring: owned(opening), openFailing: owned(openFailures.keys()), backingOff: owned(backingOff.keys()) };
     },
   };
 }

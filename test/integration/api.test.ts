@@ -71,7 +71,7 @@ test('commands by POST and by a raw Kafka producer; read-your-writes; views, his
     assert.equal([next.json.status, next.json.version], ['accepted', 4], 'the repeat applied nothing: the next command is version 4, not 5');
     assert.is((await call(port, 'GET', '/accounts/acc-a?minVersion=4')).json.balance, 181);
     // The processor's entry also says the partitions' state: it owns them all, each opened (restored), none failing.
-    const expected = { processor: { status: 'up', detail: { partitionsOwned: partitions, restoring: [], backingOff: [] } }, projector: { status: 'up' } };
+    const expected = { processor: { status: 'up', detail: { partitionsOwned: partitions, restoring: [], openFailing: [], backingOff: [] } }, projector: { status: 'up' } };
     for (const [role, name] of [[roles[0]!, 'processor'], [roles[1]!, 'projector']] as const) {
       const health = await call(role.port, 'GET', '/health');
       assert.equal([health.status, health.json.checks[name]], [200, expected[name]], `${name} role's /health`);

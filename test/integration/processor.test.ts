@@ -104,8 +104,8 @@ const crashed: { d?: Deployment; w?: Workload } = {};
  */
 async function interruptMidStream(seed: number, interrupt: (first: RoleProcess) => Promise<void>, sizes?: Parameters<typeof buildWorkload>[2]): Promise<{ d: Deployment; w: Workload; first: RoleProcess }> {
   // Small batches, so the stream takes many transactions, the interruption lands inside it, and
-  // every partition's queue is full by its bytes (so paused) most of the time.
-  const d = await deployment({ BATCH_BYTES_MAX: '8192', BYTES_IN_FLIGHT_PER_PARTITION_MAX: '16384' });
+  // every partition's queue is full by its bytes (two batches, by default) and so paused most of the time.
+  const d = await deployment({ BATCH_BYTES_MAX: '8192' });
   const w = buildWorkload(d.ns, seed, sizes);
   await produce(d.topics.commands.name, w.commands, w.poison);
   const reader = await TopicReader.start(allTopics(d));

@@ -36,9 +36,12 @@ test('invalid numbers fail naming the variable and the range', () => {
 test('batches in flight: the processor bounds them by count and bytes, the projector by a count of its own', () => {
   const limits = (c: ReturnType<typeof loadConfig>) => [c.processor.batchesInFlightPerPartitionMax, c.processor.bytesInFlightPerPartitionMax, c.projectorBatchesInFlightPerPartitionMax];
   assert.equal(limits(loadConfig({})), [16, 2 * 1024 * 1024, 2]);
-  assert.equal(limits(loadConfig({ BATCHES_IN_FLIGHT_PER_PARTITION_MAX: '4', BYTES_IN_FLIGHT_PER_PARTITION_MAX: '65536' })), [4, 65_536, 2]);
+  assert.equal(limits(loadConfig({ BATCHES_IN_FLIGHT_PER_PARTITION_MAX: '4', BYTES_IN_FLIGHT_PER_PARTITION_MAX: '3145728' })), [4, 3 * 1024 * 1024, 2]);
   assert.equal(limits(loadConfig({ PROJECTOR_BATCHES_IN_FLIGHT_PER_PARTITION_MAX: '8' })), [16, 2 * 1024 * 1024, 8]);
   assert.throws(() => loadConfig({ BYTES_IN_FLIGHT_PER_PARTITION_MAX: '100' }), /BYTES_IN_FLIGHT_PER_PARTITION_MAX must be an integer from 1024/);
+  // Room for at least one fetch; by default two.
+  assert.is(loadConfig({ BATCH_BYTES_MAX: '8192' }).processor.bytesInFlightPerPartitionMax, 16_384);
+  assert.throws(() => loadConfig({ BATCH_BYTES_MAX: '8192', BYTES_IN_FLIGHT_PER_PARTITION_MAX: '4096' }), /BYTES_IN_FLIGHT_PER_PARTITION_MAX \(4096\) must be at least BATCH_BYTES_MAX \(8192\)/);
 });
 
 test('TRUST_PROXY: unset trusts no proxy; a list of addresses and CIDRs; anything else fails naming it', () => {
