@@ -56,8 +56,9 @@ test('mixed commands, duplicates and poison: every outcome is the model\'s, exac
   const w = buildWorkload(d.ns, 1);
   await produce(d.topics.commands.name, w.commands, w.poison);
   // 2 live actors per partition for 110 accounts: most batches passivate actors and load others
-  // back from RocksDB, and the outcomes must still be the model's.
-  const processor = await startRoles('processor', { ...d.env, LIVE_ACTORS_MAX: String(2 * partitions) });
+  // back from RocksDB, and the outcomes must still be the model's. Small fetches queued up to the
+  // count bound: the batches beyond a queue's first two hold copies of their records.
+  const processor = await startRoles('processor', { ...d.env, LIVE_ACTORS_MAX: String(2 * partitions), BATCH_BYTES_MAX: '4096', BYTES_IN_FLIGHT_PER_PARTITION_MAX: '1048576' });
   const reader = await TopicReader.start(allTopics(d));
   try {
     await reader.until('all results', () => reader.records.get(d.topics.commandResults.name)!.length >= expectedResultCount(w));
