@@ -24,7 +24,7 @@ export interface ProcessorLimits {
   readonly actorReplyTimeoutMs: number;
   /** Batches of a partition accepted and not yet committed (the one committing included); fetching waits beyond. */
   readonly batchesInFlightPerPartitionMax: number;
-  /** Their keys' and values' bytes; fetching waits beyond. */
+  /** Their keys' and values' bytes: fetching waits when one more fetch (batchBytesMax) would pass it. */
   readonly bytesInFlightPerPartitionMax: number;
   /** Batches waiting behind a commit are merged into one transaction up to this many bytes of keys and values. */
   readonly batchBytesMax: number;
@@ -219,9 +219,9 @@ export class PartitionWorker {
   /**
    * Queues a fetched batch and returns, so the consumer fetches on while the batch commits.
    * Batches are handled and committed one after another, each partition on its own, not in
-   * rounds with the others. Returns true when the batches now accepted and not committed reach
-   * batchesInFlightPerPartitionMax or bytesInFlightPerPartitionMax: the caller then pauses the
-   * partition until whenRoom. (A batch that still comes waits here for room.)
+   * rounds with the others. Returns true when the queue of batches accepted and not committed
+   * is now full (see isFull): the caller then pauses the partition until whenRoom. (A batch
+   * that still comes waits here for room.)
    * onFailure: called once when a batch fails; the worker is unusable from then on, and the
    * caller fetches again from resumeOffset with a new worker.
    */

@@ -2,8 +2,9 @@
 // (a) projector events/s into Redis vs raw ioredis pipelined writes: one key per event, and the
 //     same writes the projector makes per event; --rounds times, each on an empty Redis, and the
 //     median of the rounds' ratios (ceiling 1 alone moved by up to 1.8x between runs);
-// (b) command produced -> read model updated (the projector's notification, the moment a
-//     GET /accounts/:id sees it), p50/p99/max at offered loads of 1k, 5k, 10k commands/s;
+// (b) command produced -> read model updated (the projector's notice, published by the Lua call
+//     that writes the view: from then an uncached GET /accounts/:id returns it), p50/p99/max at
+//     offered loads of 1k, 5k, 10k commands/s;
 // (c) GET /accounts/:id requests/s and p99 under autocannon, cached and uncached, vs a bare
 //     fastify route; each warmed up for a second, then --rounds rounds of the three in turn,
 //     and the median of the rounds' ratios (a single bare run moved by 1.4x between runs);
