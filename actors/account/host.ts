@@ -36,6 +36,22 @@ export interface DeadLetter {
 }
 
 export function handleCommand(snapshot: AggregateSnapshot, command: Command, receivedAtMs: number): { snapshot: AggregateSnapshot; outcome: CommandOutcome } {
+  // Everything inside: a throw anywhere (the decider, or a corrupt snapshot met by the host)
+  // would otherwise stop the actor, and its partition would retry the batch without end.
+  try {
+    return handled(snapshot, command, receivedAtMs);
+  } catch (err) {
+    const { commandId, aggregateId } = command;
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    const result: CommandResult = { commandId, aggregateId, status: 'rejected', reason: internalErrorReason, version: snapshot.version };
+    // A credit that cannot be decided is a credit not made: the saga refunds the source, or the
+    // money it already debited would be lost.
+    const refund = command.type === 'CreditTransfer' ? followUps(command, { ok: false, reason: rejections.unknownAccount }, snapshot.version) : [];
+    return { snapshot, outcome: { result, events: [], followUps: refund, deadLetter: { kind: 'decider-error', reason: `decider threw: ${error}` } } };
+  }
+}
+
+function handled(snapshot: AggregateSnapshot, command: Command, receivedAtMs: number): { snapshot: AggregateSnapshot; outcome: CommandOutcome } {
   const { commandId, aggregateId } = command;
   const oldestMs = receivedAtMs - dedupWindowMs;
   const seen = snapshot.recent.find((entry) => entry.commandId === commandId && entry.receivedAtMs >= oldestMs);
@@ -44,19 +60,9 @@ export function handleCommand(snapshot: AggregateSnapshot, command: Command, rec
     if (seen.reason !== undefined) result.reason = seen.reason;
     return { snapshot, outcome: { result, events: [], followUps: [] } };
   }
-  let decision: Decision;
+  const decision: Decision = decide(command, snapshot.state);
   let state = snapshot.state;
-  try {
-    decision = decide(command, snapshot.state);
-    if (decision.ok) for (const event of decision.events) state = evolve(state, event);
-  } catch (err) {
-    const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    const result: CommandResult = { commandId, aggregateId, status: 'rejected', reason: internalErrorReason, version: snapshot.version };
-    // A credit that cannot be decided is a credit not made: the saga refunds the source, or the
-    // money it already debited would be lost.
-    const refund = command.type === 'CreditTransfer' ? followUps(command, { ok: false, reason: rejections.unknownAccount }, snapshot.version) : [];
-    return { snapshot, outcome: { result, events: [], followUps: refund, deadLetter: { kind: 'decider-error', reason: `decider threw: ${error}` } } };
-  }
+  if (decision.ok) for (const event of decision.events) state = evolve(state, event);
   const events: EventEnvelope[] = decision.ok
     ? decision.events.map((event, i) => {
         const seq = snapshot.version + i + 1;

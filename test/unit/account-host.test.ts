@@ -380,6 +380,15 @@ test('a credit whose decider throws refunds the source: the money it debited is 
   assert.equal(handleCommand(corrupt, cmd.deposit('acc-2', 100, { commandId: 'd-1' }), receivedAtMs).outcome.followUps, []);
 });
 
+test('a snapshot whose dedup list is corrupt: the host throws, error captured, nothing changed', () => {
+  const corrupt = { ...openSnapshot(), recent: null } as never as AggregateSnapshot;
+  const { snapshot, outcome } = handleCommand(corrupt, cmd.deposit('acc-1', 5, { commandId: 'd-x' }), receivedAtMs);
+  assert.equal(outcome.result, { commandId: 'd-x', aggregateId: 'acc-1', status: 'rejected', reason: internalErrorReason, version: 3 });
+  assert.equal(outcome.events, []);
+  assert.match(outcome.deadLetter?.reason ?? '', /^decider threw: TypeError: Cannot read properties of null \(reading 'find'\)/);
+  assert.is(snapshot, corrupt);
+});
+
 test('a snapshot whose state is corrupt: decide throws, error captured', () => {
   const corrupt = { version: 5, state: null, recent: [] } as never as AggregateSnapshot;
   const { snapshot, outcome } = handleCommand(corrupt, cmd.close('acc-1', { commandId: 'c-x' }), receivedAtMs);
