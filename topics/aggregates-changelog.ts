@@ -26,7 +26,7 @@ export const AccountState = Type.Union([
   }),
 ]);
 
-/** The outcome of a recent command, kept for idempotency (in memory). */
+/** The outcome of a recent command, kept in the snapshot for idempotency (see actors/account/host.ts). */
 export interface RecentOutcome {
   commandId: string;
   status: 'accepted' | 'rejected';

@@ -51,6 +51,12 @@ export interface WorkerContext {
   readonly committedOffset: () => Promise<bigint>;
   /** The Kafka cluster's id: a store restored from another cluster's changelog is emptied first. */
   readonly clusterId: () => Promise<string>;
+  /**
+   * Whether the group's last assignment still gives this instance the partition: a transaction
+   * is aborted, not committed, once it does not (the new owner's restore fences this producer
+   * too, but only once it has started).
+   */
+  readonly owns: () => boolean;
   /** How many partitions this process owns now: they share limits.liveActorsMax. */
   readonly partitionsOwned: () => number;
   /** Called after a batch passivated actors (for the live actors gauge). */
@@ -417,6 +423,7 @@ export class PartitionWorker {
       // Above what a fenced previous owner committed: accept() starts at that offset.
       const offset = batch.lastOffset + 1n;
       await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: topics.commands.name, partitions: [{ partition, offset: offset.toString() }] }] });
+      if (!this.ctx.owns()) throw new Error(`partition ${partition} was assigned to another instance: its transaction is aborted`);
       await tx.commit();
       this.committed = offset;
     } catch (err) {

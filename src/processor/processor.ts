@@ -145,6 +145,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         limits: options.limits,
         committedOffset: () => committedOffset(admin, groupId, topics.commands.name, partition),
         clusterId,
+        owns: () => assigned.has(partition),
         partitionsOwned: () => assigned.size,
         actorsChanged: () => updateLiveActors(),
       }, heartbeat);
