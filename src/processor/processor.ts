@@ -78,11 +78,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     heartbeatInterval: 3_000,
   });
 
-  /**
-   * Workers being opened (waiting for the previous one to close, or restoring), by partition,
-   * with the heartbeat the open keeps the group membership with: its latest caller's.
-   */
-  const opening = new Map<number, { worker: Promise<PartitionWorker>; heartbeat: () => Promise<void> }>();
+  /** Partitions whose worker is being opened: waiting for the previous one to close, or restoring. */
+  const opening = new Set<number>();
   /** Workers being closed: a new worker of the partition waits for its store and transactional id to be let go. */
   const closing = new Map<number, Promise<void>>();
 
@@ -100,33 +97,13 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (closing.get(partition) === closed) closing.delete(partition);
   }
 
-  /**
-   * Opens the partition's worker, or joins its open in progress. One started at assignment has
-   * no batch to heartbeat with (kafkajs's fetch loop heartbeats meanwhile); a batch that comes
-   * waits for it, holding the fetch loop, and lends it its heartbeat.
-   */
-  function openWorker(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
-    const inProgress = opening.get(partition);
-    if (inProgress) {
-      inProgress.heartbeat = heartbeat;
-      return inProgress.worker;
+  async function openWorker(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
+    opening.add(partition);
+    try {
+      return await openWorkerOnce(partition, heartbeat);
+    } finally {
+      opening.delete(partition);
     }
-    const entry = { heartbeat, worker: Promise.resolve(undefined as unknown as PartitionWorker) };
-    entry.worker = openWorkerOnce(partition, () => entry.heartbeat())
-      .then(
-        (worker) => {
-          openFailures.delete(partition);
-          if (!assigned.has(partition) || stopping) void closeWorker(partition); // revoked while it opened
-          return worker;
-        },
-        (err: unknown) => {
-          openFailures.set(partition, { sinceMs: openFailures.get(partition)?.sinceMs ?? Date.now(), error: String(err) });
-          throw err;
-        },
-      )
-      .finally(() => opening.delete(partition));
-    opening.set(partition, entry);
-    return entry.worker;
   }
 
   async function openWorkerOnce(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
@@ -209,7 +186,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     let worker = workers.get(partition)?.worker;
     try {
       worker ??= await openWorker(partition, heartbeat);
+      openFailures.delete(partition);
     } catch (err) {
+      openFailures.set(partition, { sinceMs: openFailures.get(partition)?.sinceMs ?? Date.now(), error: String(err) });
       // kafkajs stops the consumer for good at an error it deems not retriable (a fencing by a
       // previous owner that has not noticed it lost the partition, say): it is fetched and
       // opened again instead, after kafkajs's backoff.
@@ -268,13 +247,6 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (backingOffAssigned.length > 0) unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: backingOffAssigned }]));
     log.info('partitions assigned', { partitions: [...assigned].sort((a, b) => a - b) });
     for (const partition of workers.keys()) if (!assigned.has(partition)) void closeWorker(partition);
-    // Restored now, not at the partition's first batch: a partition taken over is ready when its
-    // commands come, and an idle one is restored too. One that fails opens again at its first batch.
-    for (const partition of assigned) {
-      if (!workers.has(partition) && !backingOff.has(partition) && !stopping) {
-        openWorker(partition, async () => undefined).catch((err: unknown) => log.warn('opening a partition at assignment failed; its first batch opens it again', { partition, error: String(err) }));
-      }
-    }
     for (const partition of openFailures.keys()) if (!assigned.has(partition)) openFailures.delete(partition);
     for (const partition of batchFailures.keys()) if (!assigned.has(partition)) batchFailures.delete(partition);
   });
@@ -310,7 +282,6 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: [...assigned] }]));
       await Promise.all([...workers.values()].map(({ worker }) => worker.idle(stopDrainWaitMs)));
       await consumer.disconnect();
-      await Promise.allSettled([...opening.values()].map(({ worker }) => worker)); // each closes itself (stopping)
       await reader.stop().catch(() => undefined);
       await Promise.all([...workers.keys()].map(closeWorker));
       stopActor(actorSystem as never);
@@ -330,7 +301,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         }
       }
       const owned = (partitions: Iterable<number>) => [...partitions].filter((p) => assigned.has(p)).sort((a, b) => a - b);
-      return { partitionsOwned: assigned.size, restoring: owned(opening.keys()), openFailing: owned(openFailures.keys()), backingOff: owned(backingOff.keys()) };
+      return { partitionsOwned: assigned.size, restoring: owned(opening), openFailing: owned(openFailures.keys()), backingOff: owned(backingOff.keys()) };
     },
   };
 }
