@@ -45,6 +45,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 /** The lower median (of an even count, the lower of the middle two). */
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)]!;
+const listed = (ratios: number[]) => ratios.map((r) => r.toFixed(3)).join(', ');
 
 async function projectorThroughput(kafka: ReturnType<typeof createKafka>, redis: Redis): Promise<{ eventsPerS: number; hashPerEventPerS: number; sameWritesPerS: number }> {
   const d = await deployment({}, Number(args.partitions));
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
         console.log(`(a)   ceiling 1, one pipelined HSET per event:      ${Math.round(a.hashPerEventPerS)} events/s; projector ${(a.eventsPerS / a.hashPerEventPerS).toFixed(3)} x`);
         console.log(`(a)   ceiling 2, the projector's writes, pipelined: ${Math.round(a.sameWritesPerS)} events/s; projector ${(a.eventsPerS / a.sameWritesPerS).toFixed(3)} x`);
       }
-      console.log(`(a) projector / ceiling 1, median of ${rounds} rounds: ${median(ratios).toFixed(3)} x (target >= 0.7; rounds: ${ratios.map((r) => r.toFixed(3)).join(', ')})`);
+      console.log(`(a) projector / ceiling 1, median of ${rounds} rounds: ${median(ratios).toFixed(3)} x (target >= 0.7; rounds: ${listed(ratios)})`);
     }
 
     // (c) reads the accounts that (b) opens; with (c) alone, (b) only opens them.
@@ -247,15 +248,15 @@ async function main(): Promise<void> {
       const uncachedApi = await startRoles('api', { ...d.env, ACCOUNT_CACHE_ENTRIES_MAX: '1' });
       const bare = await startBare();
       roles.push(cachedApi, uncachedApi, bare);
-      const targets = [
-        { name: 'bare fastify', port: bare.port, paths: ['/accounts/acc-0'] },
-        { name: 'cached', port: cachedApi.port, paths: ['/accounts/acc-0'] },
-        { name: 'uncached', port: uncachedApi.port, paths: ['/accounts/acc-0', '/accounts/acc-1'] }, // a cache of 1 entry: every read misses
-      ];
-      for (const { port, paths } of targets) await reads(port, paths, 1); // JIT and connections warmed, not counted
+      const runs = {
+        bare: (seconds?: number) => reads(bare.port, ['/accounts/acc-0'], seconds),
+        cached: (seconds?: number) => reads(cachedApi.port, ['/accounts/acc-0'], seconds),
+        uncached: (seconds?: number) => reads(uncachedApi.port, ['/accounts/acc-0', '/accounts/acc-1'], seconds), // a cache of 1 entry: every read misses
+      };
+      for (const run of Object.values(runs)) await run(1); // JIT and connections warmed, not counted
       const ratios: { cached: number[]; uncached: number[] } = { cached: [], uncached: [] };
       for (let round = 1; round <= rounds; round++) {
-        const [bareRun, cached, uncached] = [await reads(bare.port, targets[0]!.paths), await reads(cachedApi.port, targets[1]!.paths), await reads(uncachedApi.port, targets[2]!.paths)];
+        const [bareRun, cached, uncached] = [await runs.bare(), await runs.cached(), await runs.uncached()];
         ratios.cached.push(cached.perS / bareRun.perS);
         ratios.uncached.push(uncached.perS / bareRun.perS);
         console.log(
@@ -263,8 +264,8 @@ async function main(): Promise<void> {
             ` uncached ${Math.round(uncached.perS)} req/s, p99 ${uncached.p99} ms, ${ratios.uncached.at(-1)!.toFixed(3)} x bare`,
         );
       }
-      console.log(`(c) cached / bare, median of ${rounds} rounds: ${median(ratios.cached).toFixed(3)} x (target >= 0.7; rounds: ${ratios.cached.map((r) => r.toFixed(3)).join(', ')})`);
-      console.log(`(c) uncached / bare, median of ${rounds} rounds: ${median(ratios.uncached).toFixed(3)} x (rounds: ${ratios.uncached.map((r) => r.toFixed(3)).join(', ')})`);
+      console.log(`(c) cached / bare, median of ${rounds} rounds: ${median(ratios.cached).toFixed(3)} x (target >= 0.7; rounds: ${listed(ratios.cached)})`);
+      console.log(`(c) uncached / bare, median of ${rounds} rounds: ${median(ratios.uncached).toFixed(3)} x (rounds: ${listed(ratios.uncached)})`);
     }
     if (parts.includes('d')) {
       const api = await startRoles('api', { ...d.env, RATE_LIMIT_REQUESTS: '100000000' });
