@@ -40,7 +40,8 @@ export const processorMetrics = {
   liveActors: new Gauge({ name: 'ledger_processor_live_actors', help: 'Aggregate actors in memory', registers: [registry] }),
   restoreSeconds: new Histogram({
     name: 'ledger_processor_restore_duration_seconds',
-    help: 'Restoring a partition from its changelog',
+    help: "Restoring a partition's store from its changelog: on assignment (up to the last stable offset), and at the partition's first batch (the rest, up to the new owner's marker)",
+    labelNames: ['at'] as const,
     buckets: secondsBuckets,
     registers: [registry],
   }),

@@ -2,18 +2,20 @@ import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { logger } from '../log.js';
 import { unlessStopped } from '../kafka/unless-stopped.js';
 import { watchCrashes } from '../kafka/crashes.js';
-import { withTimeout } from '../timeout.js';
+import { abortable, withTimeout } from '../timeout.js';
 
 const log = logger('changelog-reader');
 /**
  * Connecting and joining its own one-member group takes a second or two. A broker that does not
- * answer fails the restore instead, within the processor consumer's 30 s session, which the
- * restore's eachBatch holds meanwhile.
+ * answer fails the restore instead: within the processor consumer's 30 s session, which an
+ * open's restore holds meanwhile (in its eachBatch).
  */
 const startTimeoutMs = 20_000;
 
 interface ReadJob {
   readonly fromOffset: bigint;
+  /** The first offset this job has not read yet. */
+  nextOffset: bigint;
   readonly untilOffset: bigint;
   readonly onMessages: (messages: KafkaMessage[]) => Promise<void>;
   readonly done: (err?: unknown) => void;
@@ -46,26 +48,34 @@ export class ChangelogReader {
     return this.kafka.consumer({ groupId: this.groupId, maxWaitTimeInMs: 100, readUncommitted: false, maxBytesPerPartition: 4 * 1024 * 1024 });
   }
 
-  /** Reads [fromOffset, untilOffset] of the partition, handing over committed records in order. */
-  async read(partition: number, fromOffset: bigint, untilOffset: bigint, onMessages: ReadJob['onMessages']): Promise<void> {
+  /** Reads [fromOffset, untilOffset] of the partition, handing over committed records in order. An abort ends the read with an error. */
+  async read(partition: number, fromOffset: bigint, untilOffset: bigint, onMessages: ReadJob['onMessages'], signal?: AbortSignal): Promise<void> {
     // A start that failed (Kafka unreachable, no join in time) is tried again, with a new consumer, by the next read.
-    await (this.started ??= withTimeout(this.start(), startTimeoutMs, 'the changelog reader did not start').catch(async (err: unknown) => {
+    const started = (this.started ??= withTimeout(this.start(), startTimeoutMs, 'the changelog reader did not start').catch(async (err: unknown) => {
       const failed = this.consumer;
       this.consumer = this.newConsumer();
       this.started = undefined;
       await failed.disconnect().catch(() => undefined);
       throw err;
     }));
+    await (signal ? abortable(started, signal) : started);
+    signal?.throwIfAborted();
     if (this.jobs.has(partition)) throw new Error(`changelog partition ${partition} is already being read`);
+    let job: ReadJob | undefined;
+    const aborted = () => {
+      if (this.jobs.get(partition) === job) this.finish(partition, signal?.reason instanceof Error ? signal.reason : new Error(`reading changelog partition ${partition} was cancelled`));
+    };
     await new Promise<void>((resolve, reject) => {
-      this.jobs.set(partition, { fromOffset, untilOffset, onMessages, done: (err) => (err ? reject(err) : resolve()) });
+      job = { fromOffset, nextOffset: fromOffset, untilOffset, onMessages, done: (err) => (err ? reject(err) : resolve()) };
+      this.jobs.set(partition, job);
+      signal?.addEventListener('abort', aborted, { once: true });
       try {
         this.consumer.seek({ topic: this.topic, partition, offset: fromOffset.toString() });
         this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
       } catch (err) {
         this.finish(partition, err); // or the partition could never be read again
       }
-    });
+    }).finally(() => signal?.removeEventListener('abort', aborted));
   }
 
   private async start(): Promise<void> {
@@ -77,6 +87,15 @@ export class ChangelogReader {
     this.stoppedForGood = watchCrashes(consumer, log, (reason) => {
       for (const partition of [...this.jobs.keys()]) this.finish(partition, new Error(`the changelog reader crashed: ${reason}`));
       this.onStoppedForGood?.(`the changelog reader: ${reason}`);
+    });
+    // kafkajs hands a fetch of only transaction markers or aborted records to no eachBatch. A
+    // range may end in such records (a restore up to the last stable offset ends at a marker, and
+    // an aborted transaction's records may come in a fetch before its marker): one that starts at
+    // or before the job's next offset leaves nothing to read up to its last offset.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const job = this.jobs.get(payload.partition);
+      if (!job || payload.batchSize !== 0 || payload.firstOffset === null || BigInt(payload.firstOffset) > job.nextOffset) return;
+      this.readTo(payload.partition, job, BigInt(payload.lastOffset));
     });
     await consumer.run({
       autoCommit: false,
@@ -93,14 +112,21 @@ export class ChangelogReader {
         try {
           const wanted = batch.messages.filter((m) => BigInt(m.offset) >= job.fromOffset && BigInt(m.offset) <= job.untilOffset);
           if (wanted.length > 0) await job.onMessages(wanted);
-          if (BigInt(batch.lastOffset()) >= job.untilOffset) this.finish(batch.partition);
+          // A job cancelled meanwhile has ended: a later job may hold the partition now.
+          if (this.jobs.get(batch.partition) === job) this.readTo(batch.partition, job, BigInt(batch.lastOffset()));
         } catch (err) {
-          this.finish(batch.partition, err);
+          if (this.jobs.get(batch.partition) === job) this.finish(batch.partition, err);
         }
       },
     });
     await joined;
     log.debug('ready', { topic: this.topic });
+  }
+
+  /** The job has read up to lastOffset: done once that reaches its end. */
+  private readTo(partition: number, job: ReadJob, lastOffset: bigint): void {
+    if (lastOffset + 1n > job.nextOffset) job.nextOffset = lastOffset + 1n;
+    if (job.nextOffset > job.untilOffset) this.finish(partition);
   }
 
   /** The job first: pausing throws once kafkajs stopped the consumer, and the job must end all the same. */

@@ -11,7 +11,7 @@ import { processorMetrics as metrics } from '../metrics.js';
 import { RocksStore, type BatchOp } from '../store/rocks.js';
 import { BatchOutput } from './batch-output.js';
 import type { ChangelogReader } from './changelog-reader.js';
-import { withTimeout } from '../timeout.js';
+import { abortable, withTimeout } from '../timeout.js';
 
 export interface ProcessorLimits {
   /** Aggregate actors kept in memory per partition; the least recently used are passivated. */
@@ -109,7 +109,40 @@ const snapshotKey = (aggregateId: string) => `a:${aggregateId}`;
 const changelogOffsetKey = 'm:changelog-offset';
 const clusterIdKey = 'm:cluster-id';
 const restoreWriteBatchMax = 5_000;
+/**
+ * A restore on assignment reads up to the changelog's last stable offset, which it asked for
+ * before: should what lies just below it be gone when it gets there (compacted away meanwhile),
+ * no fetch would ever reach the end. It gives up after this long without a record, and the
+ * partition is restored at its first batch instead (up to a marker of its own).
+ */
+const restoreAheadStallMs = 30_000;
 const log = logger('processor');
+
+/** Writes the snapshots of changelog/p's [fromOffset, untilOffset] into the store, calling afterWrite after each fetched batch; returns how many. */
+async function readIntoStore(store: RocksStore, reader: ChangelogReader, partition: number, fromOffset: bigint, untilOffset: bigint, afterWrite: () => Promise<void>, signal?: AbortSignal): Promise<number> {
+  let restored = 0;
+  const write = async (messages: KafkaMessage[]) => {
+    signal?.throwIfAborted(); // the read has ended: its store may be closing
+    const ops: BatchOp[] = [];
+    for (const message of messages) {
+      const key = message.key?.toString();
+      if (!key || key === restoreMarkerKey || !message.value) continue;
+      ops.push({ type: 'put', key: snapshotKey(key), value: message.value });
+    }
+    for (let i = 0; i < ops.length; i += restoreWriteBatchMax) await store.write(ops.slice(i, i + restoreWriteBatchMax));
+    restored += ops.length;
+    await afterWrite();
+  };
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    await reader.read(partition, fromOffset, untilOffset, (messages) => (writing = write(messages)), signal);
+  } catch (err) {
+    // A read ended early (cancelled, the reader stopping) while a write may still run: the caller closes the store next.
+    await writing.catch(() => undefined);
+    throw err;
+  }
+  return restored;
+}
 
 /**
  * Owns one input partition: its RocksDB store, its transactional producer and the actors of
@@ -142,6 +175,50 @@ export class PartitionWorker {
     private readonly store: RocksStore,
   ) {
     this.parent = spawn(ctx.actorSystem as never, (state: unknown) => state, `p${ctx.partition}-${Date.now()}`) as Ref<unknown>;
+  }
+
+  /**
+   * On assignment, before the partition's first batch: brings its store up to the changelog's
+   * last stable offset (changelogEnd), so that the open at the first batch (its marker, below)
+   * reads only what was committed since. It writes nothing to Kafka: the previous owner may still
+   * be committing, and fencing it is the open's work, inside eachBatch, where kafkajs waits for
+   * it before a rebalance. A store that is not of this changelog is left to the open, which
+   * empties it. Resolves early, without an error, when the signal aborts (the partition was revoked).
+   * Fails when no changelog record comes for restoreAheadStallMs (see there).
+   */
+  static async restoreAhead(ctx: Pick<WorkerContext, 'partition' | 'dataDir' | 'reader' | 'clusterId'> & { changelogEnd: () => Promise<bigint> }, signal: AbortSignal): Promise<void> {
+    const startedMs = Date.now();
+    const { partition } = ctx;
+    if (signal.aborted) return;
+    const store = await RocksStore.open(join(ctx.dataDir, `p${partition}`));
+    // Ends the restore when the signal aborts, or when nothing has come for restoreAheadStallMs.
+    const stop = new AbortController();
+    const abort = () => stop.abort(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    if (signal.aborted) abort();
+    let progressMs = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - progressMs > restoreAheadStallMs) stop.abort(new Error(`restoring on assignment: nothing came for ${restoreAheadStallMs} ms`));
+    }, 1_000).unref();
+    try {
+      const fromOffset = BigInt((await store.get(changelogOffsetKey))?.toString() ?? '0');
+      const storedClusterId = (await store.get(clusterIdKey))?.toString();
+      const [clusterId, endOffset] = await abortable(Promise.all([ctx.clusterId(), ctx.changelogEnd()]), stop.signal);
+      if ((storedClusterId !== undefined && storedClusterId !== clusterId) || fromOffset >= endOffset) return;
+      const restored = await readIntoStore(store, ctx.reader, partition, fromOffset, endOffset - 1n, async () => void (progressMs = Date.now()), stop.signal);
+      await store.write([
+        { type: 'put', key: changelogOffsetKey, value: String(endOffset) },
+        { type: 'put', key: clusterIdKey, value: clusterId },
+      ]);
+      metrics.restoreSeconds.observe({ at: 'assignment' }, (Date.now() - startedMs) / 1000);
+      log.info('partition restored on assignment', { partition, fromOffset: String(fromOffset), toOffset: String(endOffset - 1n), snapshots: restored, ms: Date.now() - startedMs });
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    } finally {
+      clearInterval(watchdog);
+      signal.removeEventListener('abort', abort);
+      await store.close();
+    }
   }
 
   /** heartbeat: the consumer's, called while restoring so a long restore keeps the group membership. */
@@ -188,23 +265,12 @@ export class PartitionWorker {
       await this.empty(heartbeat);
       fromOffset = 0n;
     }
-    let restored = 0;
-    await this.ctx.reader.read(partition, fromOffset, markerOffset, async (messages) => {
-      const ops: BatchOp[] = [];
-      for (const message of messages) {
-        const key = message.key?.toString();
-        if (!key || key === restoreMarkerKey || !message.value) continue;
-        ops.push({ type: 'put', key: snapshotKey(key), value: message.value });
-      }
-      for (let i = 0; i < ops.length; i += restoreWriteBatchMax) await this.store.write(ops.slice(i, i + restoreWriteBatchMax));
-      restored += ops.length;
-      await heartbeat();
-    });
+    const restored = await readIntoStore(this.store, this.ctx.reader, partition, fromOffset, markerOffset, heartbeat);
     await this.store.write([
       { type: 'put', key: changelogOffsetKey, value: String(markerOffset + 1n) },
       { type: 'put', key: clusterIdKey, value: clusterId },
     ]);
-    metrics.restoreSeconds.observe((Date.now() - startedMs) / 1000);
+    metrics.restoreSeconds.observe({ at: 'open' }, (Date.now() - startedMs) / 1000);
     log.info('partition restored', { partition, fromOffset: String(fromOffset), toOffset: String(markerOffset), snapshots: restored, ms: Date.now() - startedMs });
   }
 

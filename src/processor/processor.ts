@@ -31,8 +31,9 @@ export interface Processor {
   /**
    * Throws when a consumer of the role stopped for good (kafkajs will not restart it), or a
    * partition keeps failing: /health reports it. Else the partitions' state: how many this
-   * instance owns, which of them are being opened (restored from the changelog), failed to open
-   * (retried; reported down after 60 s), or back off after a failed batch.
+   * instance owns, which of them are being restored from the changelog (on assignment, or
+   * opened at their first batch), failed to (retried; a failed open is reported down after
+   * 60 s), or back off after a failed batch.
    */
   check(): Promise<{ partitionsOwned: number; restoring: number[]; openFailing: number[]; backingOff: number[] }>;
 }
@@ -42,6 +43,8 @@ const log = logger('processor');
 const stopDrainWaitMs = 10_000;
 /** A partition that has failed to open (restore, store, producer), or failed its batches without a commit, this long makes /health report the processor down. */
 export const openFailingReportMs = 60_000;
+/** A failed restore on assignment is tried again after this long, while its partition has not been opened. */
+const restoreAheadRetryMs = 5_000;
 /** The longest pause before a failed partition is fetched again; the first is 1 s, doubling with each failure at the same offset. */
 const failureRetryDelayMaxMs = 30_000;
 
@@ -82,6 +85,10 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   const opening = new Set<number>();
   /** Workers being closed: a new worker of the partition waits for its store and transactional id to be let go. */
   const closing = new Map<number, Promise<void>>();
+  /** Partitions paused while their store is restored on assignment (see restoreAhead), and how to cancel each. */
+  const restoringAhead = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  /** Partitions whose restore on assignment failed, and why; cleared when one succeeds or the partition opens. */
+  const restoreAheadFailures = new Map<number, string>();
 
   async function closeWorker(partition: number): Promise<void> {
     const entry = workers.get(partition);
@@ -97,7 +104,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (closing.get(partition) === closed) closing.delete(partition);
   }
 
-  async function openWorker(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
+  /** undefined: the partition was revoked, or the processor began to stop, while the open waited for the store. */
+  async function openWorker(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker | undefined> {
     opening.add(partition);
     try {
       return await openWorkerOnce(partition, heartbeat);
@@ -106,13 +114,17 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     }
   }
 
-  async function openWorkerOnce(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker> {
+  async function openWorkerOnce(partition: number, heartbeat: () => Promise<void>): Promise<PartitionWorker | undefined> {
     // Else RocksDB refuses the store's lock, and two producers of one transactional id fence each
-    // other. Its batch in flight may take a while: the group membership is kept meanwhile.
+    // other. Its batch in flight may take a while: the group membership is kept meanwhile. (No
+    // restore on assignment runs now: eachBatch leaves a partition being restored alone.)
     const previous = closing.get(partition);
     if (previous) {
       const beating = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
       await previous.finally(() => clearInterval(beating));
+      // kafkajs may rejoin meanwhile (it does inside a fetch, while other batches are handled): a
+      // revoked partition's producer would fence its new owner.
+      if (!assigned.has(partition) || stopping) return undefined;
     }
     const producer = kafka.producer({
       transactionalId: `${appId}-processor-p${partition}`,
@@ -157,6 +169,36 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     }
   }
 
+  /**
+   * On assignment: the partition is paused while its store is brought up to the changelog's end
+   * (PartitionWorker.restoreAhead), then resumed, so an idle partition is restored too and its
+   * first batch opens with little left to read. Paused, not held in an eachBatch: kafkajs then
+   * heartbeats and rebalances meanwhile, and a revoked partition's restore is cancelled. A failed
+   * one is tried again after restoreAheadRetryMs while the partition is still to be opened; its
+   * first batch opens it meanwhile, restoring it in any case (and /health reports a failing open).
+   */
+  function restoreAhead(partition: number): void {
+    const controller = new AbortController();
+    unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: [partition] }]));
+    const done = (async () => {
+      await closing.get(partition); // the previous worker lets the store go first
+      await PartitionWorker.restoreAhead({ partition, dataDir: join(options.dataDir, appId), reader, clusterId, changelogEnd: () => changelogEnd(admin, topics.changelog.name, partition) }, controller.signal);
+      restoreAheadFailures.delete(partition);
+    })()
+      .catch((err: unknown) => {
+        log.warn('restoring on assignment failed; tried again, and the first batch restores the partition in any case', { partition, retryInMs: restoreAheadRetryMs, error: String(err) });
+        restoreAheadFailures.set(partition, String(err));
+        setTimeout(() => {
+          if (toRestore(partition)) restoreAhead(partition);
+        }, restoreAheadRetryMs).unref();
+      })
+      .finally(() => {
+        restoringAhead.delete(partition);
+        if (assigned.has(partition)) resumeUnlessHeld(partition);
+      });
+    restoringAhead.set(partition, { controller, done });
+  }
+
   let cluster: Promise<string> | undefined; // asked once; a failure is asked again next time
   const clusterId = () =>
     (cluster ??= retriable(() => admin.describeCluster()).then(
@@ -184,9 +226,13 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     const { partition } = batch;
     if (!assigned.has(partition)) throw new Error(`partition ${partition} is not assigned to this instance`);
     let worker = workers.get(partition)?.worker;
+    // Fetched before the pause of a restore on assignment: fetched again once it is resumed (nothing resolved).
+    if (!worker && restoringAhead.has(partition)) return;
     try {
       worker ??= await openWorker(partition, heartbeat);
+      if (!worker) return; // revoked, or stopping, while it waited
       openFailures.delete(partition);
+      restoreAheadFailures.delete(partition);
     } catch (err) {
       openFailures.set(partition, { sinceMs: openFailures.get(partition)?.sinceMs ?? Date.now(), error: String(err) });
       // kafkajs stops the consumer for good at an error it deems not retriable (a fencing by a
@@ -235,17 +281,23 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     await closeWorker(partition);
   }
 
-  /** A paused partition is fetched again, unless its backoff is still due or the processor is stopping. */
+  /** An assigned partition with no worker, none being opened or restored, while the processor runs. */
+  const toRestore = (partition: number) => assigned.has(partition) && !workers.has(partition) && !opening.has(partition) && !restoringAhead.has(partition) && !stopping;
+
+  /** A paused partition is fetched again, unless its backoff is still due, it is being restored on assignment, or the processor is stopping. */
   function resumeUnlessHeld(partition: number): void {
-    if (!backingOff.has(partition) && !stopping) unlessStopped(() => consumer.resume([{ topic: topics.commands.name, partitions: [partition] }]));
+    if (!backingOff.has(partition) && !restoringAhead.has(partition) && !stopping) unlessStopped(() => consumer.resume([{ topic: topics.commands.name, partitions: [partition] }]));
   }
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     assigned = new Set(payload.memberAssignment[topics.commands.name] ?? []);
-    // A consumer kafkajs restarted (after a crash) starts with nothing paused: backoffs still due are paused again.
-    const backingOffAssigned = [...backingOff.keys()].filter((partition) => assigned.has(partition));
-    if (backingOffAssigned.length > 0) unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: backingOffAssigned }]));
+    for (const [partition, { controller }] of restoringAhead) if (!assigned.has(partition)) controller.abort();
+    // A consumer kafkajs restarted (after a crash) starts with nothing paused: backoffs still due, and restores, are paused again.
+    const held = [...backingOff.keys(), ...restoringAhead.keys()].filter((partition) => assigned.has(partition));
+    if (held.length > 0) unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: held }]));
     log.info('partitions assigned', { partitions: [...assigned].sort((a, b) => a - b) });
+    for (const partition of assigned) if (toRestore(partition)) restoreAhead(partition);
+    for (const partition of restoreAheadFailures.keys()) if (!assigned.has(partition)) restoreAheadFailures.delete(partition);
     for (const partition of workers.keys()) if (!assigned.has(partition)) void closeWorker(partition);
     for (const partition of openFailures.keys()) if (!assigned.has(partition)) openFailures.delete(partition);
     for (const partition of batchFailures.keys()) if (!assigned.has(partition)) batchFailures.delete(partition);
@@ -280,9 +332,11 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       stopping = true;
       // The assigned partitions by name: a pause of the whole topic would be undone by the next pause of one partition (kafkajs's pauseAll).
       unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: [...assigned] }]));
+      for (const { controller } of restoringAhead.values()) controller.abort();
       await Promise.all([...workers.values()].map(({ worker }) => worker.idle(stopDrainWaitMs)));
       await consumer.disconnect();
       await reader.stop().catch(() => undefined);
+      await Promise.all([...restoringAhead.values()].map(({ done }) => done)); // each closes its store
       await Promise.all([...workers.keys()].map(closeWorker));
       stopActor(actorSystem as never);
     },
@@ -301,9 +355,15 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         }
       }
       const owned = (partitions: Iterable<number>) => [...partitions].filter((p) => assigned.has(p)).sort((a, b) => a - b);
-      return { partitionsOwned: assigned.size, restoring: owned(opening), openFailing: owned(openFailures.keys()), backingOff: owned(backingOff.keys()) };
+      return { partitionsOwned: assigned.size, restoring: owned(new Set([...opening, ...restoringAhead.keys()])), openFailing: owned(new Set([...openFailures.keys(), ...restoreAheadFailures.keys()])), backingOff: owned(backingOff.keys()) };
     },
   };
+}
+
+/** The last stable offset of changelog/p (admin's listOffsets is read_committed): below it, every transaction has ended. */
+async function changelogEnd(admin: Admin, topic: string, partition: number): Promise<bigint> {
+  const offsets = await retriable(() => admin.fetchTopicOffsets(topic));
+  return BigInt(offsets.find((p) => p.partition === partition)!.high);
 }
 
 async function committedOffset(admin: Admin, groupId: string, topic: string, partition: number): Promise<bigint> {

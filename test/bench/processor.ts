@@ -5,7 +5,7 @@
 import '../../src/kafka/kafkajs-patch.js'; // the pipe and the naive processor get the same kafkajs
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Partitioners, type Admin, type Kafka, type Message } from 'kafkajs';
@@ -274,6 +274,9 @@ async function main(): Promise<void> {
     console.log(`processor / naive:  ${(processor.commandsPerS / naive.commandsPerS).toFixed(1)}`);
     // CPU time per command is steadier than throughput on a shared machine: it does not count the waits for a busy core.
     console.log(`CPU per command:    processor ${processor.cpuUsPerCommand.toFixed(1)} µs, pipe ${pipe.cpuUsPerCommand.toFixed(1)} µs (the processor costs ${(processor.cpuUsPerCommand / pipe.cpuUsPerCommand).toFixed(2)} x the pipe; the bench process polls offsets during both)`);
+    // What the target asks of this machine at the processor's measured cost per command: the broker needs CPU of its own besides.
+    const targetPerS = 0.6 * pipe.commandsPerS;
+    console.log(`at 0.6 x pipe:      ${Math.round(targetPerS)} commands/s x ${processor.cpuUsPerCommand.toFixed(1)} µs = ${((targetPerS * processor.cpuUsPerCommand) / 1e6).toFixed(2)} cores for the processor alone; this machine has ${availableParallelism()}, shared with the broker`);
     console.log(`processor events/s: ${Math.round(processor.events / processor.seconds)}   (all output records/s: ${Math.round(processor.outputRecords / processor.seconds)})`);
     console.log(`processor peak RSS: ${processor.peakRssMb.toFixed(0)} MiB;  bench process peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
   } finally {

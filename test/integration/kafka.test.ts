@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import type { Consumer, Kafka } from 'kafkajs';
 import { waitForLeaders } from '../../src/kafka/topics-admin.js';
 import { ChangelogReader } from '../../src/processor/changelog-reader.js';
+import { withTimeout } from '../../src/timeout.js';
+import { rejects } from '../support/assert.js';
 import { createTopic, testKafka, unique } from '../support/env.js';
 
 const kafka = testKafka('kafka-test');
@@ -119,6 +121,44 @@ test('the changelog reader hands over exactly [from, until], though its consumer
     await reader.stop();
   }
   for (let partition = 0; partition < 5; partition++) assert.equal(offsets.get(partition), [40, 41, 42, 43, 44, 45], `partition ${partition}`);
+});
+
+test('ChangelogReader: a range that ends in aborted records and their marker ends (kafkajs hands them to no eachBatch); an abort ends a read, and the partition reads again', async () => {
+  const topic = unique('changelog-tail');
+  await createTopics(kafka, topic);
+  const producer = kafka.producer({ transactionalId: unique('tail-tx'), idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const committed = await producer.transaction();
+  await committed.send({ topic, messages: ['k1', 'k2'].map((key) => ({ key, value: key })) });
+  await committed.commit();
+  const aborted = await producer.transaction();
+  const [sent] = await aborted.send({ topic, messages: ['k3', 'k4'].map((key) => ({ key, value: key })) });
+  await aborted.abort();
+  await producer.disconnect();
+  const admin = kafka.admin();
+  await admin.connect();
+  const [end] = await admin.fetchTopicOffsets(topic); // read_committed: the last stable offset
+  await admin.disconnect();
+  const lastOffset = BigInt(end!.high) - 1n; // the abort marker
+  const firstAborted = BigInt(sent!.baseOffset!);
+
+  const reader = new ChangelogReader(kafka, topic, unique('restore'));
+  const keys = (from: bigint, until: bigint, signal?: AbortSignal) => {
+    const read: string[] = [];
+    return withTimeout(reader.read(0, from, until, async (messages) => void read.push(...messages.map((m) => m.key!.toString())), signal), consumeTimeoutMs, `reading ${from}-${until}`).then(() => read);
+  };
+  try {
+    assert.equal(await keys(0n, lastOffset), ['k1', 'k2'], 'the committed records, and the read ends at the marker');
+    // Only the aborted records and their marker: the fetch holds nothing kafkajs hands to eachBatch.
+    assert.equal(await keys(firstAborted, lastOffset), []);
+    const cancel = new AbortController();
+    const waiting = keys(lastOffset + 1n, lastOffset + 10n, cancel.signal); // nothing there yet
+    setTimeout(() => cancel.abort(new Error('revoked')), 500);
+    await rejects(() => waiting, /revoked/);
+    assert.equal(await keys(0n, lastOffset), ['k1', 'k2'], 'read again after the abort');
+  } finally {
+    await reader.stop();
+  }
 });
 
 test.run();
