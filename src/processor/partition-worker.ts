@@ -110,15 +110,20 @@ const changelogOffsetKey = 'm:changelog-offset';
 const clusterIdKey = 'm:cluster-id';
 const restoreWriteBatchMax = 5_000;
 /**
- * A restore on assignment reads up to the changelog's last stable offset, which it asked for
- * before: should what lies just below it be gone when it gets there (compacted away meanwhile),
- * no fetch would ever reach the end. It gives up after this long without a record, and the
- * partition is restored at its first batch instead (up to a marker of its own).
+ * A restore on assignment reads up to the changelog's last stable offset. The reader knows it
+ * got there from a record at or past that offset; should none follow a gap the log compacted
+ * away, or should the reader be starved by other partitions' restores, it stops after this long
+ * without a record. What it read stays, and the partition's first batch restores the rest (up
+ * to a marker of its own).
  */
 const restoreAheadStallMs = 30_000;
 const log = logger('processor');
 
-/** Writes the snapshots of changelog/p's [fromOffset, untilOffset] into the store, calling afterWrite after each fetched batch; returns how many. */
+/**
+ * Writes the snapshots of changelog/p's [fromOffset, untilOffset] into the store, each fetched
+ * batch with the offset it reaches (a restore cut short resumes there), calling afterWrite after
+ * each; returns how many snapshots.
+ */
 async function readIntoStore(store: RocksStore, reader: ChangelogReader, partition: number, fromOffset: bigint, untilOffset: bigint, afterWrite: () => Promise<void>, signal?: AbortSignal): Promise<number> {
   let restored = 0;
   const write = async (messages: KafkaMessage[]) => {
@@ -129,8 +134,11 @@ async function readIntoStore(store: RocksStore, reader: ChangelogReader, partiti
       if (!key || key === restoreMarkerKey || !message.value) continue;
       ops.push({ type: 'put', key: snapshotKey(key), value: message.value });
     }
+    const snapshots = ops.length;
+    // Last, so it lands in the last write, with the last snapshots.
+    ops.push({ type: 'put', key: changelogOffsetKey, value: String(BigInt(messages.at(-1)!.offset) + 1n) });
     for (let i = 0; i < ops.length; i += restoreWriteBatchMax) await store.write(ops.slice(i, i + restoreWriteBatchMax));
-    restored += ops.length;
+    restored += snapshots;
     await afterWrite();
   };
   let writing: Promise<void> = Promise.resolve();
@@ -182,9 +190,10 @@ export class PartitionWorker {
    * last stable offset (changelogEnd), so that the open at the first batch (its marker, below)
    * reads only what was committed since. It writes nothing to Kafka: the previous owner may still
    * be committing, and fencing it is the open's work, inside eachBatch, where kafkajs waits for
-   * it before a rebalance. A store that is not of this changelog is left to the open, which
-   * empties it. Resolves early, without an error, when the signal aborts (the partition was revoked).
-   * Fails when no changelog record comes for restoreAheadStallMs (see there).
+   * it before a rebalance. A store found to be of another changelog (by cluster id, or ending
+   * beyond this one) is left to the open, which empties it. Resolves early, without an error,
+   * when the signal aborts (the partition was revoked), or when nothing comes for
+   * restoreAheadStallMs (see there): what was read so far stays in the store.
    */
   static async restoreAhead(ctx: Pick<WorkerContext, 'partition' | 'dataDir' | 'reader' | 'clusterId'> & { changelogEnd: () => Promise<bigint> }, signal: AbortSignal): Promise<void> {
     const startedMs = Date.now();
@@ -197,8 +206,11 @@ export class PartitionWorker {
     signal.addEventListener('abort', abort, { once: true });
     if (signal.aborted) abort();
     let progressMs = Date.now();
+    let stalled = false;
     const watchdog = setInterval(() => {
-      if (Date.now() - progressMs > restoreAheadStallMs) stop.abort(new Error(`restoring on assignment: nothing came for ${restoreAheadStallMs} ms`));
+      if (Date.now() - progressMs <= restoreAheadStallMs) return;
+      stalled = true;
+      stop.abort(new Error(`restoring on assignment: nothing came for ${restoreAheadStallMs} ms`));
     }, 1_000).unref();
     try {
       const fromOffset = BigInt((await store.get(changelogOffsetKey))?.toString() ?? '0');
@@ -213,7 +225,9 @@ export class PartitionWorker {
       metrics.restoreSeconds.observe({ at: 'assignment' }, (Date.now() - startedMs) / 1000);
       log.info('partition restored on assignment', { partition, fromOffset: String(fromOffset), toOffset: String(endOffset - 1n), snapshots: restored, ms: Date.now() - startedMs });
     } catch (err) {
-      if (!signal.aborted) throw err;
+      if (signal.aborted) return;
+      if (!stalled) throw err;
+      log.info('restoring on assignment stopped, nothing came; the first batch restores the rest', { partition, stallMs: restoreAheadStallMs });
     } finally {
       clearInterval(watchdog);
       signal.removeEventListener('abort', abort);
@@ -247,6 +261,9 @@ export class PartitionWorker {
     let fromOffset = BigInt((await this.store.get(changelogOffsetKey))?.toString() ?? '0');
     const clusterId = await this.ctx.clusterId();
     const storedClusterId = (await this.store.get(clusterIdKey))?.toString();
+    // The first transaction initialises the transactional id, fencing its other holders: not for
+    // a partition revoked since (kafkajs can rejoin inside a fetch while other batches open).
+    if (!this.ctx.owns()) throw new Error(`partition ${partition} was revoked before its restore`);
     const tx = await producer.transaction();
     let markerOffset: bigint;
     try {

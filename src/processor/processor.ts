@@ -194,7 +194,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       })
       .finally(() => {
         restoringAhead.delete(partition);
-        if (assigned.has(partition)) resumeUnlessHeld(partition);
+        // Revoked, and assigned again before this restore had ended (the join found it running): restored anew.
+        if (controller.signal.aborted && toRestore(partition)) restoreAhead(partition);
+        else if (assigned.has(partition)) resumeUnlessHeld(partition);
       });
     restoringAhead.set(partition, { controller, done });
   }
@@ -344,7 +346,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       const failure = stoppedForGood() ?? reader.stoppedForGood();
       if (failure !== undefined) throw new Error(`processing stopped for good, restart the process: ${failure}`);
       for (const [partition, { sinceMs, error }] of openFailures) {
-        if (Date.now() - sinceMs >= openFailingReportMs) throw new Error(`partition ${partition} has failed to open for ${Math.round((Date.now() - sinceMs) / 1000)} s: ${error}`);
+        // Not while a restore on assignment reads it: that is progress, and the open is tried when it ends.
+        if (!restoringAhead.has(partition) && Date.now() - sinceMs >= openFailingReportMs) throw new Error(`partition ${partition} has failed to open for ${Math.round((Date.now() - sinceMs) / 1000)} s: ${error}`);
       }
       for (const [partition, { sinceMs, error, offset, count }] of batchFailures) {
         const worker = workers.get(partition)?.worker;

@@ -5,6 +5,7 @@ import { waitForLeaders } from '../../src/kafka/topics-admin.js';
 import { ChangelogReader } from '../../src/processor/changelog-reader.js';
 import { withTimeout } from '../../src/timeout.js';
 import { rejects } from '../support/assert.js';
+import { until } from '../support/until.js';
 import { createTopic, testKafka, unique } from '../support/env.js';
 
 const kafka = testKafka('kafka-test');
@@ -135,12 +136,14 @@ test('ChangelogReader: a range that ends in aborted records and their marker end
   const [sent] = await aborted.send({ topic, messages: ['k3', 'k4'].map((key) => ({ key, value: key })) });
   await aborted.abort();
   await producer.disconnect();
+  const firstAborted = BigInt(sent!.baseOffset!);
+  // The coordinator writes the abort marker after abort() returns: wait for it (k3, k4, the marker).
   const admin = kafka.admin();
   await admin.connect();
-  const [end] = await admin.fetchTopicOffsets(topic); // read_committed: the last stable offset
+  let end = 0n; // read_committed: the last stable offset
+  await until('the abort marker', async () => (end = BigInt((await admin.fetchTopicOffsets(topic))[0]!.high)) === firstAborted + 3n, consumeTimeoutMs, 50);
   await admin.disconnect();
-  const lastOffset = BigInt(end!.high) - 1n; // the abort marker
-  const firstAborted = BigInt(sent!.baseOffset!);
+  const lastOffset = end - 1n; // the abort marker
 
   const reader = new ChangelogReader(kafka, topic, unique('restore'));
   const keys = (from: bigint, until: bigint, signal?: AbortSignal) => {
