@@ -146,9 +146,9 @@ test('ChangelogReader: a range that ends in aborted records and their marker end
   const lastOffset = end - 1n; // the abort marker
 
   const reader = new ChangelogReader(kafka, topic, unique('restore'));
-  const keys = (from: bigint, until: bigint, signal?: AbortSignal) => {
+  const keys = (from: bigint, to: bigint, signal?: AbortSignal) => {
     const read: string[] = [];
-    return withTimeout(reader.read(0, from, until, async (messages) => void read.push(...messages.map((m) => m.key!.toString())), signal), consumeTimeoutMs, `reading ${from}-${until}`).then(() => read);
+    return withTimeout(reader.read(0, from, to, async (messages) => void read.push(...messages.map((m) => m.key!.toString())), signal), consumeTimeoutMs, `reading ${from}-${to}`).then(() => read);
   };
   try {
     assert.equal(await keys(0n, lastOffset), ['k1', 'k2'], 'the committed records, and the read ends at the marker');
