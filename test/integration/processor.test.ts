@@ -158,26 +158,27 @@ test('RocksDB deleted: the state restored from the changelog is the same', async
   rmSync(d.dataDir, { recursive: true });
 
   // Restored on assignment, with no command to process: every partition's store, as it was.
-  const idle = await startRoles('processor', d.env);
-  const restoredOnAssignment = () => (idle.output().match(/"msg":"partition restored on assignment"/g) ?? []).length;
-  try {
-    await until('every partition restored on assignment', async () => restoredOnAssignment() >= partitions && (await processorHealth(idle.port)).restoring.length === 0, 60_000);
-  } finally {
-    await idle.stop();
-  }
-  assert.equal(await snapshots(d), before, 'every snapshot restored on assignment, before any command came');
-
-  // New commands after the restore: a deposit on each sender, and an old commandId again.
-  const senders = [...w.versions.keys()].filter((id) => id.includes('-s-'));
-  const deposits: RawCommand[] = senders.map((id, i) => ({ commandId: `${d.ns}-after-${i}`, type: 'Deposit', aggregateId: id, payload: { amount: 7 }, issuedAt: '2026-01-01T00:00:01Z' }));
-  const replayed = w.commands[0]!;
+  const processor = await startRoles('processor', d.env);
   const reader = await TopicReader.start([d.topics.commandResults.name]);
   const results = () => reader.values<CommandResult>(d.topics.commandResults.name);
-  await reader.until('the earlier results', () => results().length >= expectedResultCount(w));
-  const processor = await startRoles('processor', d.env);
-  await produce(d.topics.commands.name, [...deposits, replayed]);
+  // New commands after the restore: a deposit on each sender, and an old commandId again.
+  const senders = [...w.versions.keys()].filter((id) => id.includes('-s-'));
+  assert.is(new Set(senders.map((id) => murmur2Partition(Buffer.from(id), partitions))).size, partitions, 'a sender on every partition');
+  const deposits: RawCommand[] = senders.map((id, i) => ({ commandId: `${d.ns}-after-${i}`, type: 'Deposit', aggregateId: id, payload: { amount: 7 }, issuedAt: '2026-01-01T00:00:01Z' }));
+  const replayed = w.commands[0]!;
+  const logged = (msg: string) => processor.output().split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).map((l) => JSON.parse(l) as { partition: number; fromOffset: string });
   try {
+    await until('every partition restored on assignment', async () => new Set(logged('partition restored on assignment').map((l) => l.partition)).size === partitions && (await processorHealth(processor.port)).restoring.length === 0, 60_000);
+    // No worker has opened a store: the processor holds none of them now.
+    assert.equal(await snapshots(d), before, 'every snapshot restored on assignment, before any command came');
+
+    // The disk wiped again while the partitions are idle: their first batches restore them whole, when they open them.
+    rmSync(d.dataDir, { recursive: true });
+    await reader.until('the earlier results', () => results().length >= expectedResultCount(w));
+    await produce(d.topics.commands.name, [...deposits, replayed]);
     await reader.until('the new results', () => results().length >= expectedResultCount(w) + deposits.length + 1);
+    const restoredWhole = logged('partition restored').filter((l) => l.fromOffset === '0');
+    assert.is(new Set(restoredWhole.map((l) => l.partition)).size, partitions, 'each partition restored from offset 0 when opened');
   } finally {
     await reader.stop();
     await processor.stop();
