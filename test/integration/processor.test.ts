@@ -166,7 +166,14 @@ test('RocksDB deleted: the state restored from the changelog is the same', async
   assert.is(new Set(senders.map((id) => murmur2Partition(Buffer.from(id), partitions))).size, partitions, 'a sender on every partition');
   const deposits: RawCommand[] = senders.map((id, i) => ({ commandId: `${d.ns}-after-${i}`, type: 'Deposit', aggregateId: id, payload: { amount: 7 }, issuedAt: '2026-01-01T00:00:01Z' }));
   const replayed = w.commands[0]!;
-  const logged = (msg: string) => processor.output().split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).map((l) => JSON.parse(l) as { partition: number; fromOffset: string });
+  // Whole lines only: the output may end in part of one.
+  const logged = (msg: string) =>
+    processor
+      .output()
+      .split('\n')
+      .slice(0, -1)
+      .filter((l) => l.includes(`"msg":"${msg}"`))
+      .map((l) => JSON.parse(l) as { partition: number; fromOffset: string });
   try {
     await until('every partition restored on assignment', async () => new Set(logged('partition restored on assignment').map((l) => l.partition)).size === partitions && (await processorHealth(processor.port)).restoring.length === 0, 60_000);
     // No worker has opened a store: the processor holds none of them now.
