@@ -51,6 +51,17 @@ export class TopicReader {
     await admin.connect();
     try {
       await this.until(`${groupId} to drain`, () => drained(admin, groupId, inputTopics), timeoutMs);
+    } finally {
+      await admin.disconnect();
+    }
+    await this.atEnd(timeoutMs);
+  }
+
+  /** Resolves once this reader has fetched everything its topics hold now, transaction markers included. */
+  async atEnd(timeoutMs = 90_000): Promise<void> {
+    const admin = testKafka('reader-admin').admin();
+    await admin.connect();
+    try {
       await this.until('the reader to reach the end of its topics', async () => {
         for (const topic of this.topics) {
           for (const { partition, high } of await admin.fetchTopicOffsets(topic)) if ((this.positions.get(`${topic}:${partition}`) ?? 0n) < BigInt(high)) return false;
