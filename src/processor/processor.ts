@@ -177,12 +177,12 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
    * one is tried again after restoreAheadRetryMs while the partition is still to be opened; its
    * first batch opens it meanwhile, restoring it in any case (and /health reports a failing open).
    */
-  function restoreAhead(partition: number): void {
+  function restoreAhead(partition: number, ends = () => changelogEnds(admin, topics.changelog.name)): void {
     const controller = new AbortController();
     unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: [partition] }]));
     const done = (async () => {
       await closing.get(partition); // the previous worker lets the store go first
-      await PartitionWorker.restoreAhead({ partition, dataDir: join(options.dataDir, appId), reader, clusterId, changelogEnd: () => changelogEnd(admin, topics.changelog.name, partition) }, controller.signal);
+      await PartitionWorker.restoreAhead({ partition, dataDir: join(options.dataDir, appId), reader, clusterId, changelogEnd: async () => (await ends()).get(partition)! }, controller.signal);
       restoreAheadFailures.delete(partition);
     })()
       .catch((err: unknown) => {
@@ -236,6 +236,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       openFailures.delete(partition);
       restoreAheadFailures.delete(partition);
     } catch (err) {
+      // Revoked while it opened (PartitionWorker.restore refuses to fence then): the new owner's, not a failure here.
+      if (!assigned.has(partition)) return;
       openFailures.set(partition, { sinceMs: openFailures.get(partition)?.sinceMs ?? Date.now(), error: String(err) });
       // kafkajs stops the consumer for good at an error it deems not retriable (a fencing by a
       // previous owner that has not noticed it lost the partition, say): it is fetched and
@@ -298,7 +300,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     const held = [...backingOff.keys(), ...restoringAhead.keys()].filter((partition) => assigned.has(partition));
     if (held.length > 0) unlessStopped(() => consumer.pause([{ topic: topics.commands.name, partitions: held }]));
     log.info('partitions assigned', { partitions: [...assigned].sort((a, b) => a - b) });
-    for (const partition of assigned) if (toRestore(partition)) restoreAhead(partition);
+    let ends: Promise<Map<number, bigint>> | undefined; // asked once for the restores this join starts
+    for (const partition of assigned) if (toRestore(partition)) restoreAhead(partition, () => (ends ??= changelogEnds(admin, topics.changelog.name)));
     for (const partition of restoreAheadFailures.keys()) if (!assigned.has(partition)) restoreAheadFailures.delete(partition);
     for (const partition of workers.keys()) if (!assigned.has(partition)) void closeWorker(partition);
     for (const partition of openFailures.keys()) if (!assigned.has(partition)) openFailures.delete(partition);
@@ -363,10 +366,10 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   };
 }
 
-/** The last stable offset of changelog/p (admin's listOffsets is read_committed): below it, every transaction has ended. */
-async function changelogEnd(admin: Admin, topic: string, partition: number): Promise<bigint> {
+/** The changelog's last stable offset per partition (admin's listOffsets is read_committed): below it, every transaction has ended. */
+async function changelogEnds(admin: Admin, topic: string): Promise<Map<number, bigint>> {
   const offsets = await retriable(() => admin.fetchTopicOffsets(topic));
-  return BigInt(offsets.find((p) => p.partition === partition)!.high);
+  return new Map(offsets.map((p) => [p.partition, BigInt(p.high)]));
 }
 
 async function committedOffset(admin: Admin, groupId: string, topic: string, partition: number): Promise<bigint> {
